@@ -1,4 +1,5 @@
 /* Content-addressed objects and blobs: written once, atomically, under their sha256. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 struct lf_cas_writer {
 	struct lf_store *store;
 	enum lf_cas_kind kind;
+	int stage_fd; /* -1: publish straight into the store */
 	int fd;
 	char tmpname[64]; /* named staging file when O_TMPFILE is unavailable, else "" */
 	struct lf_sha256 *hash;
@@ -81,7 +83,32 @@ int lf_cas_size(struct lf_store *s, enum lf_cas_kind kind, const struct lf_diges
 	return 0;
 }
 
+static const char *stage_subdir(enum lf_cas_kind kind)
+{
+	return kind == LF_CAS_OBJECT ? "objects" : "blobs";
+}
+
+bool lf_cas_has_staged(struct lf_store *s, enum lf_cas_kind kind, int stage_fd,
+		       const struct lf_digest *d)
+{
+	char rel[16 + LF_DIGEST_HEX_LEN + 1];
+
+	if (lf_cas_has(s, kind, d))
+		return true;
+	if (stage_fd < 0)
+		return false;
+	snprintf(rel, sizeof(rel), "%s/", stage_subdir(kind));
+	lf_digest_hex(d, rel + strlen(rel));
+	return faccessat(stage_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int lf_cas_writer_new(struct lf_store *s, enum lf_cas_kind kind, struct lf_cas_writer **ret)
+{
+	return lf_cas_writer_new_staged(s, kind, -1, ret);
+}
+
+int lf_cas_writer_new_staged(struct lf_store *s, enum lf_cas_kind kind, int stage_fd,
+			     struct lf_cas_writer **ret)
 {
 	struct lf_cas_writer *w = calloc(1, sizeof(*w));
 	int r;
@@ -90,6 +117,11 @@ int lf_cas_writer_new(struct lf_store *s, enum lf_cas_kind kind, struct lf_cas_w
 		return -ENOMEM;
 	w->store = s;
 	w->kind = kind;
+	w->stage_fd = stage_fd;
+	if (stage_fd >= 0 && mkdirat(stage_fd, stage_subdir(kind), 0700) < 0 && errno != EEXIST) {
+		free(w);
+		return -errno;
+	}
 	r = lf_sha256_new(&w->hash);
 	if (r < 0) {
 		free(w);
@@ -149,7 +181,7 @@ static int link_into_place(struct lf_cas_writer *w, int dirfd, const char *rel)
 int lf_cas_writer_commit(struct lf_cas_writer *w, const struct lf_digest *expect,
 			 struct lf_digest *ret_digest, uint64_t *ret_size, bool *ret_new)
 {
-	char rel[LF_OBJECT_PATH_MAX];
+	char rel[96];
 	struct lf_digest d;
 	bool created = false;
 	int dirfd, r;
@@ -158,6 +190,12 @@ int lf_cas_writer_commit(struct lf_cas_writer *w, const struct lf_digest *expect
 	if (expect && !lf_digest_eq(expect, &d))
 		return -EILSEQ;
 	kind_path(w->store, w->kind, &d, rel, &dirfd);
+	if (w->stage_fd >= 0 && faccessat(dirfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* Staged: <stage>/<kind>/<hex>, linked into place by lf_cas_publish_stage(). */
+		snprintf(rel, sizeof(rel), "%s/", stage_subdir(w->kind));
+		lf_digest_hex(&d, rel + strlen(rel));
+		dirfd = w->stage_fd;
+	}
 	if (faccessat(dirfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (fchmod(w->fd, 0444) < 0)
 			return -errno;
@@ -231,4 +269,47 @@ int lf_cas_read(struct lf_store *s, enum lf_cas_kind kind, const struct lf_diges
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+static int publish_kind(struct lf_store *s, int stage_fd, enum lf_cas_kind kind)
+{
+	int fd = openat(stage_fd, stage_subdir(kind), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		char rel[LF_OBJECT_PATH_MAX];
+		struct lf_digest dg;
+		int dst_fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (lf_digest_parse_hex(de->d_name, strlen(de->d_name), &dg) < 0)
+			continue;
+		kind_path(s, kind, &dg, rel, &dst_fd);
+		if (linkat(dirfd(d), de->d_name, dst_fd, rel, 0) < 0 && errno != EEXIST) {
+			r = -errno;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int lf_cas_publish_stage(struct lf_store *s, int stage_fd)
+{
+	int r = publish_kind(s, stage_fd, LF_CAS_OBJECT);
+
+	if (r < 0)
+		return r;
+	return publish_kind(s, stage_fd, LF_CAS_BLOB);
 }

@@ -95,6 +95,18 @@ bool lf_cas_has(struct lf_store *s, enum lf_cas_kind kind, const struct lf_diges
 struct lf_cas_writer;
 
 int lf_cas_writer_new(struct lf_store *s, enum lf_cas_kind kind, struct lf_cas_writer **ret);
+/*
+ * A writer whose commit puts new content into a stage (a directory from lf_store_mkstage,
+ * as <stage>/<kind>/<hex>) instead of the store, so that a failed import leaves the store
+ * exactly as it was. Content already in the store or in the stage is dropped at commit.
+ * lf_cas_publish_stage() then links everything staged into place.
+ */
+int lf_cas_writer_new_staged(struct lf_store *s, enum lf_cas_kind kind, int stage_fd,
+			     struct lf_cas_writer **ret);
+int lf_cas_publish_stage(struct lf_store *s, int stage_fd);
+/* True when the content is in the store or in the stage (stage_fd may be -1). */
+bool lf_cas_has_staged(struct lf_store *s, enum lf_cas_kind kind, int stage_fd,
+		       const struct lf_digest *d);
 int lf_cas_writer_write(struct lf_cas_writer *w, const void *buf, size_t len);
 /*
  * If expect is not NULL and the content hashes differently, nothing is published and
