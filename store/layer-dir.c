@@ -135,8 +135,9 @@ static int add_xattrs(struct dir_ctx *c, struct archive_entry *e, const char *pr
 
 	len = llistxattr(proc_path, NULL, 0);
 	if (len < 0)
-		return errno == ENOTSUP ? 0 : path_err(c, -errno, path, "cannot list xattrs: %s",
-							strerror(errno));
+		return errno == ENOTSUP ? 0
+					: path_err(c, -errno, path, "cannot list xattrs: %s",
+						   strerror(errno));
 	if (len == 0)
 		return 0;
 	names = malloc(len);
@@ -317,16 +318,16 @@ out:
 
 static int walk(struct dir_ctx *c, int dfd, const char *rel)
 {
-	char **names;
-	size_t n;
+	char **names = NULL;
+	size_t n = 0;
 	int r;
 
 	r = list_dir(dfd, &names, &n);
 	if (r < 0)
 		return path_err(c, r, rel, "cannot list: %s", strerror(-r));
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		_cleanup_free_ char *path = *rel ? lf_strdup_printf("%s/%s", rel, names[i])
-						 : strdup(names[i]);
+		_cleanup_free_ char *path =
+			*rel ? lf_strdup_printf("%s/%s", rel, names[i]) : strdup(names[i]);
 		if (!path) {
 			r = -ENOMEM;
 			break;
@@ -400,11 +401,9 @@ int lf_layer_import_dir(struct lf_store *s, const char *dir, struct lf_digest *r
 		r = -errno;
 		goto out;
 	}
-	r = lf_layer_import(s,
-			    &(struct lf_layer_source){ .name = dir,
-						       .fd = tar_fd,
-						       .blob_size = st.st_size },
-			    &diff_id, &e);
+	r = lf_layer_import(
+		s, &(struct lf_layer_source){ .name = dir, .fd = tar_fd, .blob_size = st.st_size },
+		&diff_id, &e);
 out:
 	lf_rm_rf_at(s->tmp_fd, stage);
 	close(stage_fd);

@@ -133,16 +133,17 @@ static int verify(const struct lf_layer_source *src, const struct result *res, s
 	char want[LF_DIGEST_STR_MAX], got[LF_DIGEST_STR_MAX];
 
 	if (src->blob_size >= 0 && res->blob_size != (uint64_t)src->blob_size)
-		return lf_err_set(err, -EBADMSG, "blob size mismatch: expected %lld bytes, got %llu",
+		return lf_err_set(err, -EBADMSG,
+				  "blob size mismatch: expected %lld bytes, got %llu",
 				  (long long)src->blob_size, (unsigned long long)res->blob_size);
 	if (src->blob_digest && !lf_digest_eq(src->blob_digest, &res->blob))
 		return lf_err_set(err, -EILSEQ, "blob digest mismatch: expected %s, got %s",
 				  lf_digest_format(src->blob_digest, want),
 				  lf_digest_format(&res->blob, got));
 	if (src->diff_id && !lf_digest_eq(src->diff_id, &res->diff))
-		return lf_err_set(err, -EILSEQ,
-				  "DiffID mismatch: expected %s, the uncompressed layer is %s",
-				  lf_digest_format(src->diff_id, want), lf_digest_format(&res->diff, got));
+		return lf_err_set(
+			err, -EILSEQ, "DiffID mismatch: expected %s, the uncompressed layer is %s",
+			lf_digest_format(src->diff_id, want), lf_digest_format(&res->diff, got));
 	return 0;
 }
 

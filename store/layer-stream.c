@@ -1,6 +1,7 @@
 /* The byte pipeline of a layer import: read, hash the blob, decompress, hash the DiffID. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,7 +236,8 @@ static int gzip_next_member(struct lf_lstream *st, struct lf_err *err)
 		return 0;
 	}
 	if (avail < 2 || st->raw[st->raw_pos] != 0x1f || st->raw[st->raw_pos + 1] != 0x8b)
-		return fail(st, err, -EBADMSG, "corrupt gzip stream: trailing data after the last member");
+		return fail(st, err, -EBADMSG,
+			    "corrupt gzip stream: trailing data after the last member");
 	if (inflateReset(&st->z) != Z_OK)
 		return fail(st, err, -EBADMSG, "corrupt gzip stream");
 	st->z_member_end = false;
@@ -301,13 +303,16 @@ static ssize_t read_zstd(struct lf_lstream *st, struct lf_err *err)
 		}
 		in = (ZSTD_inBuffer){ st->raw, st->raw_len, st->raw_pos };
 		zr = ZSTD_decompressStream(st->zd, &out, &in);
-		st->raw_pos = in.pos;
 		if (ZSTD_isError(zr)) {
 			char msg[160];
-			snprintf(msg, sizeof(msg), "corrupt zstd stream: %s", ZSTD_getErrorName(zr));
+			snprintf(msg, sizeof(msg), "corrupt zstd stream: %s",
+				 ZSTD_getErrorName(zr));
 			return fail(st, err, -EBADMSG, msg);
 		}
-		st->zd_last = zr;
+		/* A call that did nothing (no input left) says nothing about the frame. */
+		if (in.pos > st->raw_pos || out.pos > 0)
+			st->zd_last = zr;
+		st->raw_pos = in.pos;
 		if (out.pos > 0)
 			return out.pos;
 		if (st->raw_pos == st->raw_len && st->raw_eof) {

@@ -46,10 +46,6 @@ struct tar_ctx {
 	int stream_r;
 	struct lf_err stream_err;
 
-	bool seen_whiteout;
-	char **opaque; /* directories to mark opaque once every entry is in */
-	size_t n_opaque, cap_opaque;
-
 	char qname[QUOTED_MAX + 8]; /* current entry's raw name, quoted for messages */
 	bool have_entry;
 };
@@ -91,8 +87,14 @@ static int entry_err(struct tar_ctx *c, int r, const char *fmt, ...)
 /* An error that libarchive reported: the stream's own, or the archive's. */
 static int archive_err(struct tar_ctx *c, const char *what)
 {
+	const char *m = archive_error_string(c->a);
+
 	if (c->stream_r < 0)
 		return entry_err(c, c->stream_r, "%s", lf_err_str(&c->stream_err, c->stream_r));
+	if (m && strcmp(m, "Truncated tar archive") == 0)
+		return entry_err(c, -EBADMSG,
+				 "truncated tar: the stream ends inside this entry's data "
+				 "(cut short, or its size field is bogus)");
 	return entry_err(c, -EBADMSG, "corrupt tar (%s): %s", what,
 			 archive_error_string(c->a) ? archive_error_string(c->a) : "unknown error");
 }
@@ -107,7 +109,8 @@ static int header_err(struct tar_ctx *c)
 	if (c->stream_r < 0)
 		snprintf(what, sizeof(what), "%s", lf_err_str(&c->stream_err, c->stream_r));
 	else if (!c->have_entry)
-		snprintf(what, sizeof(what), "not a tar archive: %s", m ? m : "unrecognized format");
+		snprintf(what, sizeof(what), "not a tar archive: %s",
+			 m ? m : "unrecognized format");
 	else
 		snprintf(what, sizeof(what), "corrupt tar: %s", m ? m : "bad header");
 	if (!c->have_entry)
@@ -202,19 +205,21 @@ static const char *type_name(uint32_t mode, uint32_t flags)
 	}
 }
 
-/* Explains a -ENOTDIR from the builder: which parent of path is not a directory. */
+/* Explains a -ENOTDIR from the builder: which of path and its parents is not a directory. */
 static int parent_err(struct tar_ctx *c, const char *path)
 {
 	char prefix[PATH_LIMIT + 1];
-	const char *slash;
+	size_t len = strlen(path);
 
-	for (const char *p = path; (slash = strchr(p, '/')); p = slash + 1) {
+	for (size_t end = 0; end <= len; end++) {
 		struct lf_tb_node *n;
 		struct lf_tree_stat st;
 		char q[QUOTED_MAX + 8];
 
-		memcpy(prefix, path, slash - path);
-		prefix[slash - path] = 0;
+		if (path[end] != '/' && path[end] != 0)
+			continue;
+		memcpy(prefix, path, end);
+		prefix[end] = 0;
 		if (lf_tb_find(c->tb, prefix, &n) < 0)
 			break;
 		lf_tb_node_stat(n, &st);
@@ -222,7 +227,7 @@ static int parent_err(struct tar_ctx *c, const char *path)
 			continue;
 		quote(prefix, q, sizeof(q));
 		return entry_err(c, -ENOTDIR,
-				 "parent '%s' is %s, not a directory (links are never followed)", q,
+				 "'%s' is %s, not a directory (links are never followed)", q,
 				 type_name(st.mode, st.flags));
 	}
 	return entry_err(c, -ENOTDIR, "a parent is not a directory");
@@ -235,86 +240,18 @@ static int tb_err(struct tar_ctx *c, int r, const char *path)
 	return entry_err(c, r, "cannot add it to the layer tree: %s", strerror(-r));
 }
 
-static int add_opaque(struct tar_ctx *c, const char *dir)
-{
-	char *d;
-
-	if (c->n_opaque == c->cap_opaque) {
-		size_t cap = c->cap_opaque ? c->cap_opaque * 2 : 16;
-		char **n = realloc(c->opaque, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		c->opaque = n;
-		c->cap_opaque = cap;
-	}
-	d = strdup(dir);
-	if (!d)
-		return -ENOMEM;
-	c->opaque[c->n_opaque++] = d;
-	return 0;
-}
-
-static bool node_is_whiteout(struct tar_ctx *c, const char *path)
-{
-	struct lf_tb_node *n;
-	struct lf_tree_stat st;
-
-	if (lf_tb_find(c->tb, path, &n) < 0)
-		return false;
-	lf_tb_node_stat(n, &st);
-	return st.flags & LF_TREE_WHITEOUT;
-}
-
 /*
- * A whiteout only deletes what lower layers hold (OCI image spec): when this layer also
- * puts something below or at a whited-out name, that name becomes this layer's directory,
- * opaque, so the lower one stays hidden.
+ * The builder keeps OCI semantics: a whiteout only hides lower layers, so an entry of this
+ * layer at or below a whited-out name wins (a directory there becomes opaque).
  */
-static int prepare_path(struct tar_ctx *c, const char *path, bool is_dir)
-{
-	char prefix[PATH_LIMIT + 1];
-	const char *slash;
-	int r;
-
-	if (!c->seen_whiteout)
-		return 0;
-	for (const char *p = path; (slash = strchr(p, '/')); p = slash + 1) {
-		memcpy(prefix, path, slash - path);
-		prefix[slash - path] = 0;
-		if (!node_is_whiteout(c, prefix))
-			continue;
-		if ((r = lf_tb_remove(c->tb, prefix)) < 0 || (r = lf_tb_set_opaque(c->tb, prefix)) < 0)
-			return tb_err(c, r, path);
-	}
-	if (is_dir && node_is_whiteout(c, path))
-		return add_opaque(c, path);
-	return 0;
-}
-
 static int whiteout(struct tar_ctx *c, const char *parent, const char *name)
 {
-	char path[PATH_LIMIT + 1];
-	struct lf_tb_node *n;
-	struct lf_tree_stat st;
+	char path[PATH_LIMIT + 2 + NAME_LIMIT];
 	int r;
 
 	if (!lf_name_is_valid(name, strlen(name)))
 		return entry_err(c, -EBADMSG, "whiteout of an invalid name");
 	snprintf(path, sizeof(path), "%s%s%s", parent, *parent ? "/" : "", name);
-	c->seen_whiteout = true;
-	r = lf_tb_find(c->tb, path, &n);
-	if (r == 0) {
-		lf_tb_node_stat(n, &st);
-		if (st.flags & LF_TREE_WHITEOUT)
-			return 0;
-		/* This layer's own entry already replaces (a directory: hides) the lower one. */
-		if (S_ISDIR(st.mode))
-			return add_opaque(c, path);
-		return 0;
-	}
-	r = prepare_path(c, path, false);
-	if (r < 0)
-		return r;
 	r = lf_tb_add_whiteout(c->tb, path);
 	if (r < 0)
 		return tb_err(c, r, path);
@@ -329,17 +266,23 @@ static int whiteout_entry(struct tar_ctx *c, char *path)
 	const char *parent = slash ? path : "";
 	int r;
 
+	/* aufs metadata (.wh..wh.plnk/, .wh..wh.aufs): not part of the tree, nor below it */
+	for (const char *p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+		if (strncmp(p, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)) == 0 &&
+		    (p != base || strcmp(base, WHITEOUT_OPAQUE) != 0))
+			return 1;
 	if (strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) != 0)
 		return 0;
 	if (slash)
 		*slash = 0;
 	if (strcmp(base, WHITEOUT_OPAQUE) == 0) {
-		/* Applied after every entry: the marker may come before or after its siblings. */
-		r = prepare_path(c, parent, true);
-		if (r >= 0)
-			r = add_opaque(c, parent);
-	} else if (strncmp(base, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)) == 0) {
-		r = 0; /* aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not part of the tree */
+		/*
+		 * The flag stays when the directory's own entry comes later, so the marker
+		 * applies whatever its position in the tar.
+		 */
+		r = lf_tb_set_opaque(c->tb, parent);
+		if (r < 0)
+			r = tb_err(c, r, parent);
 	} else {
 		r = whiteout(c, parent, base + strlen(WHITEOUT_PREFIX));
 	}
@@ -396,7 +339,8 @@ static int store_data(struct tar_ctx *c, uint64_t size, struct lf_digest *ret)
 			goto out;
 		}
 		for (; off < (uint64_t)offset; off += MIN(sizeof(zeros), offset - off))
-			if ((r = lf_cas_writer_write(w, zeros, MIN(sizeof(zeros), offset - off))) < 0)
+			if ((r = lf_cas_writer_write(w, zeros, MIN(sizeof(zeros), offset - off))) <
+			    0)
 				goto write_err;
 		if (len > 0 && (r = lf_cas_writer_write(w, buf, len)) < 0)
 			goto write_err;
@@ -452,9 +396,6 @@ static int hard_link(struct tar_ctx *c, const char *path, const char *raw_target
 		return entry_err(c, -EBADMSG, "hard link to or from the layer root");
 	if (strcmp(path, target) == 0)
 		return 0;
-	r = prepare_path(c, path, false);
-	if (r < 0)
-		return r;
 	r = lf_tb_link(c->tb, path, target);
 	if (r == -ENOENT) {
 		char q[QUOTED_MAX + 8];
@@ -545,9 +486,6 @@ static int process_entry(struct tar_ctx *c, struct archive_entry *e)
 		return entry_err(c, -EOPNOTSUPP, "unsupported entry type 0%o", st.mode & S_IFMT);
 	}
 
-	r = prepare_path(c, path, S_ISDIR(st.mode));
-	if (r < 0)
-		return r;
 	r = lf_tb_add(c->tb, path, &st, &n);
 	if (r < 0)
 		return tb_err(c, r, path);
@@ -559,31 +497,6 @@ static int process_entry(struct tar_ctx *c, struct archive_entry *e)
 			return entry_err(c, r, "cannot set its symlink target: %s", strerror(-r));
 	}
 	return add_xattrs(c, n, e);
-}
-
-static int apply_opaque(struct tar_ctx *c)
-{
-	for (size_t i = 0; i < c->n_opaque; i++) {
-		struct lf_tb_node *n;
-		struct lf_tree_stat st;
-		int r;
-
-		/* A marker whose directory was later replaced by a non-directory went with it. */
-		if (lf_tb_find(c->tb, c->opaque[i], &n) == 0) {
-			lf_tb_node_stat(n, &st);
-			if (!S_ISDIR(st.mode) || (st.flags & LF_TREE_WHITEOUT))
-				continue;
-		}
-		r = lf_tb_set_opaque(c->tb, c->opaque[i]);
-		if (r < 0) {
-			char q[QUOTED_MAX + 8];
-			quote(c->opaque[i], q, sizeof(q));
-			c->have_entry = false;
-			return entry_err(c, r, "cannot mark directory '%s' opaque: %s", q,
-					 strerror(-r));
-		}
-	}
-	return 0;
 }
 
 static int read_entries(struct tar_ctx *c)
@@ -612,8 +525,9 @@ static int read_entries(struct tar_ctx *c)
 	 */
 	if (archive_filter_bytes(c->a, 0) - end < 512) {
 		c->have_entry = false;
-		return entry_err(c, -EBADMSG,
-				 "tar stream ends early (no end-of-archive marker): truncated layer");
+		return entry_err(
+			c, -EBADMSG,
+			"tar stream ends early (no end-of-archive marker): truncated layer");
 	}
 	return 0;
 }
@@ -640,12 +554,7 @@ int lf_layer_tar_read(struct lf_lstream *st, struct lf_store *s, int stage_fd, s
 		goto out;
 	}
 	r = read_entries(&c);
-	if (r >= 0)
-		r = apply_opaque(&c);
 out:
 	archive_read_free(c.a);
-	for (size_t i = 0; i < c.n_opaque; i++)
-		free(c.opaque[i]);
-	free(c.opaque);
 	return r;
 }
