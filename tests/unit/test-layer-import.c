@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -439,6 +440,9 @@ static void make_source(const char *dir)
 	   "printf x > sub/deeper/setuid; chmod 4755 sub/deeper/setuid; chmod 0750 sub;"
 	   "ln -s ../a.txt sub/rel-link; ln -s /etc/passwd abs-link; ln a.txt hardlink;"
 	   "mkfifo fifo; setfattr -n user.color -v blue a.txt;"
+	   "printf a > sparse; truncate -s 2M sparse; printf b >> sparse; truncate -s 3M sparse;"
+	   "printf u > \"na\303\257ve-\303\251\"; printf b > \"raw-$(printf '\\377')\";"
+	   "mkdir -p \"$(head -c 150 /dev/zero | tr '\\0' d)/$(head -c 150 /dev/zero | tr '\\0' e)\";"
 	   "setfattr -n security.capability -v 0x0100000200200000000000000000000000000000 big.bin;"
 	   "setfattr -n user.dir -v yes sub;"
 	   "touch -h -d '2021-03-04 05:06:07.123456789' a.txt sub/rel-link sub empty-dir .",
@@ -451,8 +455,8 @@ static void make_source(const char *dir)
 
 static void gnu_tar(const char *dir, const char *out)
 {
-	sh("tar --format=pax --xattrs --xattrs-include='*' --numeric-owner -C '%s' -cf '%s' .", dir,
-	   out);
+	sh("tar --format=pax --sparse --xattrs --xattrs-include='*' --numeric-owner -C '%s' -cf '%s' .",
+	   dir, out);
 }
 
 START_TEST(test_gnu_tar_layer)
@@ -491,11 +495,11 @@ START_TEST(test_gnu_tar_layer)
 		ck_assert(lf_digest_eq(&d1, &d2));
 		ck_assert(lf_cas_has(store, LF_CAS_OBJECT, &d1));
 	}
-	/* objects: a.txt, big.bin, dup, setuid (empty files have none) */
-	ck_assert_int_eq(lf_tree_n_objects(t), 4);
+	/* objects: a.txt, big.bin, dup, setuid, two odd names, sparse (empty files: none) */
+	ck_assert_int_eq(lf_tree_n_objects(t), 7);
 	{
 		char *n = sh_out("find '%s/objects' -type f | wc -l", store_path);
-		ck_assert_int_eq(atoi(n), 4);
+		ck_assert_int_eq(atoi(n), 7);
 		free(n);
 		n = sh_out("find '%s/objects' -type f ! -perm 0444 | wc -l", store_path);
 		ck_assert_int_eq(atoi(n), 0);
@@ -531,9 +535,10 @@ START_TEST(test_info_json)
 		char *tsha = sh_out("sha256sum < '%s' | cut -c1-64 | tr -d '\\n'", tar);
 		char *gsha = sh_out("sha256sum < '%s.gz' | cut -c1-64 | tr -d '\\n'", tar);
 		char *tsize = sh_out("stat -c %%s '%s' | tr -d '\\n'", tar);
-		/* files: a.txt(+hardlink) empty big.bin dup1 sub/dup2 setuid = 6 inodes */
-		snprintf(expect, sizeof(expect), "sha256:%s %s sha256:%s %lld 6 %d\n", tsha, tsize,
-			 gsha, (long long)st.st_size, 6 + 300000 + 11 + 11 + 1);
+		/* a.txt(+hardlink) empty big.bin dup1 sub/dup2 setuid naïve raw sparse: 9 */
+		snprintf(expect, sizeof(expect), "sha256:%s %s sha256:%s %lld 9 %d\n", tsha, tsize,
+			 gsha, (long long)st.st_size,
+			 6 + 300000 + 11 + 11 + 1 + 1 + 1 + 3 * 1024 * 1024);
 		ck_assert_str_eq(out, expect);
 		free(tsha);
 		free(gsha);
@@ -1062,6 +1067,23 @@ START_TEST(test_refuses_absurd_size)
 }
 END_TEST
 
+START_TEST(test_refuses_empty_name)
+{
+	char *before = seeded_store();
+	char h[512], zero[1024] = { 0 }, path[600];
+	int fd;
+
+	ustar_header(h, "", '0', "00000000000");
+	snprintf(path, sizeof(path), "%s/empty-name.tar", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_eq(write(fd, h, 512), 512);
+	ck_assert_int_eq(write(fd, zero, 1024), 1024);
+	close(fd);
+	refuse_file(path, NULL, -1, NULL, -EBADMSG, "entry ''", "empty name", before);
+	free(before);
+}
+END_TEST
+
 START_TEST(test_refuses_not_a_tar)
 {
 	char *before = seeded_store();
@@ -1085,6 +1107,51 @@ START_TEST(test_message_escapes_control_bytes)
 	const char *dt[] = { "x" };
 
 	refuse_tar(p, mo, dt, NULL, 1, -EBADMSG, "entry '../evil\\x0aname'", "escapes");
+}
+END_TEST
+
+/* Two imports of one layer at once: both succeed, one layer results. */
+START_TEST(test_concurrent_imports)
+{
+	char dir[512], tar[512];
+	struct lf_digest d, expect;
+	struct lf_err err;
+	struct lf_tree *t;
+	pid_t pids[4];
+
+	snprintf(dir, sizeof(dir), "%s/src", tmpdir);
+	snprintf(tar, sizeof(tar), "%s/layer.tar", tmpdir);
+	make_source(dir);
+	gnu_tar(dir, tar);
+	sha256sum(tar, &expect);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			struct lf_store *s2;
+			struct lf_layer_source src = { .name = SRC_NAME, .blob_size = -1 };
+			if (lf_store_open(store_path, false, &s2) < 0)
+				_exit(2);
+			src.fd = open(tar, O_RDONLY | O_CLOEXEC);
+			_exit(lf_layer_import(s2, &src, &d, &err) == 0 && lf_digest_eq(&d, &expect)
+				      ? 0
+				      : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	t = open_layer(&expect);
+	compare_with_dir(t, dir);
+	lf_tree_unref(t);
+	free(store_listing()); /* asserts tmp/ is empty */
+	{
+		char *n = sh_out("ls '%s/layers' | wc -l", store_path);
+		ck_assert_int_eq(atoi(n), 1);
+		free(n);
+	}
 }
 END_TEST
 
@@ -1162,6 +1229,7 @@ int main(void)
 	tcase_add_test(tc, test_reimport_is_fast_and_changes_nothing);
 	tcase_add_test(tc, test_whiteouts_and_opaque);
 	tcase_add_test(tc, test_path_normalization);
+	tcase_add_test(tc, test_concurrent_imports);
 	tcase_add_test(tc, test_import_dir);
 	tcase_add_test(tc, test_import_dir_missing);
 	tcase_add_test(th, test_refuses_dotdot);
@@ -1182,6 +1250,7 @@ int main(void)
 	tcase_add_test(th, test_refuses_diff_id_mismatch);
 	tcase_add_test(th, test_refuses_tar_ending_early);
 	tcase_add_test(th, test_refuses_absurd_size);
+	tcase_add_test(th, test_refuses_empty_name);
 	tcase_add_test(th, test_refuses_not_a_tar);
 	tcase_add_test(th, test_message_escapes_control_bytes);
 	suite_add_tcase(s, tc);
