@@ -239,3 +239,47 @@ int lf_fs_umount(const char *mountpoint, struct lf_err *err)
 				  mountpoint);
 	return 0;
 }
+
+int lf_fs_canonical_path(const char *path, char **ret)
+{
+	_cleanup_free_ char *copy = strdup(path), *dir = NULL;
+	char *slash, *base, *p;
+
+	if (!copy)
+		return -ENOMEM;
+	p = realpath(path, NULL);
+	if (p) {
+		*ret = p;
+		return 0;
+	}
+	if (errno != ENOTCONN && errno != EIO)
+		return -errno;
+	/* Drop trailing slashes, then split into parent and last component. */
+	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
+		copy[n - 1] = 0;
+	slash = strrchr(copy, '/');
+	if (!slash) {
+		dir = realpath(".", NULL);
+		base = copy;
+	} else if (slash == copy) {
+		dir = strdup("/");
+		base = slash + 1;
+	} else {
+		*slash = 0;
+		dir = realpath(copy, NULL);
+		base = slash + 1;
+	}
+	if (!dir)
+		return -errno;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		p = realpath(path, NULL);
+		if (!p)
+			return -errno;
+	} else {
+		p = lf_strdup_printf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", base);
+		if (!p)
+			return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}

@@ -38,5 +38,10 @@ void lf_fs_free(struct lf_fs *fs);
  * -EINVAL when mountpoint is not a layerfs mount, -EBUSY when it is in use.
  */
 int lf_fs_umount(const char *mountpoint, struct lf_err *err);
+/*
+ * The absolute, symlink-free form of a mountpoint, computed from its parent so that it works
+ * for a dead mount too (whose root cannot be stat'ed).
+ */
+int lf_fs_canonical_path(const char *path, char **ret);
 /* True when path is the mountpoint of a layerfs mount (dead or alive). */
 bool lf_fs_is_mounted(const char *mountpoint);
