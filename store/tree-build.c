@@ -808,7 +808,8 @@ static int sorted_children(const struct lf_tb_node *dir, struct child **ret)
 	for (uint32_t i = 0; i < dir->n_slots; i++)
 		if (dir->slots[i].name && dir->slots[i].name != TOMBSTONE)
 			v[k++] = dir->slots[i];
-	qsort(v, k, sizeof(*v), child_cmp);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), child_cmp);
 	*ret = v;
 	return 0;
 }
@@ -859,7 +860,8 @@ static int serialize(struct lf_tb *tb, struct buf *out)
 		r = -EFBIG;
 		goto out;
 	}
-	qsort(w.objects, w.n_objects, sizeof(*w.objects), digest_cmp);
+	if (w.n_objects > 1)
+		qsort(w.objects, w.n_objects, sizeof(*w.objects), digest_cmp);
 	{
 		size_t k = 0;
 		for (size_t i = 0; i < w.n_objects; i++)
@@ -961,7 +963,8 @@ static int serialize(struct lf_tb *tb, struct buf *out)
 	r = buf_reserve(out, strtab.len);
 	if (r < 0)
 		goto out;
-	memcpy(out->p + out->len, strtab.p, strtab.len);
+	if (strtab.len > 0)
+		memcpy(out->p + out->len, strtab.p, strtab.len);
 	out->len += strtab.len;
 
 	h = (struct lf_tree_header *)out->p;
