@@ -418,18 +418,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				idx == 0 ? (d->lower_dir != LF_TREE_NONE ? d->lower_dir + 1 : 1)
 					 : 1;
 		} else if (plus) {
-			r = lf_union_dir_lookup(u, d, idx - 2, &n, &e.attr);
+			struct stat st;
+			r = lf_union_dir_lookup(u, d, idx - 2, &n, &st, &name);
 			if (r == -ENOENT)
 				continue; /* deleted since the snapshot */
 			if (r < 0)
 				break;
-			fill_entry(u, n, &e.attr, &e);
-			name = d->lower_only ? NULL : d->ents[idx - 2].name;
-			if (!name) {
-				unsigned char t;
-				uint64_t i;
-				lf_union_dir_entry(u, d, idx - 2, &name, &t, &i);
-			}
+			fill_entry(u, n, &st, &e);
 		} else {
 			unsigned char type;
 			uint64_t sino;

@@ -682,7 +682,7 @@ int lf_union_dir_entry(struct lf_union *u, struct lf_dir *d, size_t idx, const c
 }
 
 int lf_union_dir_lookup(struct lf_union *u, struct lf_dir *d, size_t idx, struct lf_node **ret,
-			struct stat *ret_st)
+			struct stat *ret_st, const char **ret_name)
 {
 	const char *name;
 	size_t len;
@@ -693,11 +693,13 @@ int lf_union_dir_lookup(struct lf_union *u, struct lf_dir *d, size_t idx, struct
 	if (!d->lower_only) {
 		if (idx >= d->n_ents)
 			return -ENOENT;
+		*ret_name = d->ents[idx].name;
 		return lf_union_lookup(u, d->node, d->ents[idx].name, ret, ret_st);
 	}
 	r = lf_tree_dir_entry(u->lower->tree, d->lower_dir, idx, &name, &len, &ino);
 	if (r < 0)
 		return r;
+	*ret_name = name;
 	pthread_mutex_lock(&u->lock);
 	if (d->node->upper_fd >= 0) {
 		/* The directory was copied up since: the name may be gone. */

@@ -271,9 +271,10 @@ size_t lf_union_dir_count(struct lf_union *u, const struct lf_dir *d);
 /* Entry idx of the snapshot: name, DT_* type, st_ino. */
 int lf_union_dir_entry(struct lf_union *u, struct lf_dir *d, size_t idx, const char **ret_name,
 		       unsigned char *ret_type, uint64_t *ret_ino);
-/* Lookup of entry idx (readdirplus): like lf_union_lookup. */
+/* Lookup of entry idx (readdirplus): like lf_union_lookup; *ret_name is the entry's name,
+ * valid while d is. */
 int lf_union_dir_lookup(struct lf_union *u, struct lf_dir *d, size_t idx, struct lf_node **ret,
-			struct stat *ret_st);
+			struct stat *ret_st, const char **ret_name);
 void lf_union_closedir(struct lf_union *u, struct lf_dir *d);
 
 /* ---- open files (union-lookup.c) ---- */

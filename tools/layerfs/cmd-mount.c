@@ -71,6 +71,7 @@ static int get_container(struct lf_store *s, const struct mount_args *a, struct 
 		if (r < 0 && r != -ENOENT)
 			return lf_log_errno(LF_LOG_ERR, r, "%s", lf_err_str(&err, r));
 	}
+	err = (struct lf_err){};
 	if (lf_image_resolve)
 		r = lf_image_resolve(s, a->image, &img, &err);
 	else
