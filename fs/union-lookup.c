@@ -98,18 +98,13 @@ void lf_union_free(struct lf_union *u)
 {
 	if (!u)
 		return;
-	/* Nodes still held by the kernel at unmount are simply dropped with the tables. */
-	for (size_t i = 0; i < u->tab_size; i++) {
-		for (struct lf_node *n = u->upper_tab[i], *next; n; n = next) {
-			next = n->next_upper;
-			n->hashed_upper = false;
-		}
-	}
-	for (size_t i = 0; i < u->tab_size; i++) {
-		for (struct lf_node *n = u->lower_tab[i], *next; n; n = next) {
-			next = n->next_lower;
-			n->hashed_lower = false;
-		}
+	/* Nodes the kernel still held at unmount go with the union. */
+	for (struct lf_node *n = u->all, *next; n; n = next) {
+		next = n->all_next;
+		if (n->upper_fd >= 0)
+			close(n->upper_fd);
+		free(n->name);
+		free(n);
 	}
 	free(u->lower_tab);
 	free(u->upper_tab);

@@ -169,8 +169,13 @@ int lf_node_new(struct lf_union *u, struct lf_node *parent, const char *name, st
 	n->lower = n->origin = LF_TREE_NONE;
 	n->upper_fd = -1;
 	n->parent = parent;
-	if (parent)
+	if (parent) {
 		parent->refs++;
+		n->all_next = u->all;
+		if (u->all)
+			u->all->all_prev = n;
+		u->all = n;
+	}
 	*ret = n;
 	return 0;
 }
@@ -188,6 +193,12 @@ static void node_free(struct lf_union *u, struct lf_node *n)
 		lf_node_unhash_upper(u, n);
 		if (n->upper_fd >= 0)
 			close(n->upper_fd);
+		if (n->all_prev)
+			n->all_prev->all_next = n->all_next;
+		else if (u->all == n)
+			u->all = n->all_next;
+		if (n->all_next)
+			n->all_next->all_prev = n->all_prev;
 		free(n->name);
 		free(n);
 		n = parent;

@@ -169,6 +169,7 @@ struct lf_node {
 	uint64_t nlookup; /* the kernel's lookup count */
 	uint64_t refs; /* children, open handles, in-flight users */
 	struct lf_node *next_lower, *next_upper; /* hash chains */
+	struct lf_node *all_prev, *all_next; /* every live node, for teardown */
 };
 
 struct lf_union {
@@ -177,6 +178,7 @@ struct lf_union {
 	struct lf_upper upper;
 	bool read_only;
 	struct lf_node *root;
+	struct lf_node *all; /* every node but the root */
 
 	struct lf_node **lower_tab, **upper_tab;
 	size_t tab_size, n_lower, n_upper;
