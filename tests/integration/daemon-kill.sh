@@ -33,8 +33,8 @@ daemon_pid() {
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null) || continue
 		[ "${exe% (deleted)}" = "$target" ] || continue
-		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$1" || continue
-		tr '\0' '\n' <"$p/cmdline" | grep -qx mount || continue
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -xFc -- "$1" >/dev/null || continue
+		tr '\0' '\n' <"$p/cmdline" | grep -xc mount >/dev/null || continue
 		echo "${p#/proc/}"
 	done
 }

@@ -68,14 +68,14 @@ set_layer_blob() {
 printf 'etc\netc/ok\nevil\n' >"$w/l.list"
 tar -C "$w/src" "${LF_TAR_CREATE[@]}" -P --transform='s,^evil$,../evil-written,' \
 	-cf "$w/dotdot.tar" -T "$w/l.list" 2>/dev/null
-tar -tf "$w/dotdot.tar" 2>/dev/null | grep -qx '../evil-written' || fail "could not build the '..' tar"
+tar -tf "$w/dotdot.tar" 2>/dev/null | grep -xc '../evil-written' >/dev/null || fail "could not build the '..' tar"
 layout_with "$w/dotdot.tar" dotdot
 hostile_check dotdot "$w/dotdot" "evil-written"
 
 # an absolute path
 tar -C "$w/src" "${LF_TAR_CREATE[@]}" -P --transform="s,^evil\$,$outside/abs-evil," \
 	-cf "$w/abs.tar" -T "$w/l.list" 2>/dev/null
-tar -tf "$w/abs.tar" 2>/dev/null | grep -q '^/' || fail "could not build the absolute-path tar"
+tar -tf "$w/abs.tar" 2>/dev/null | grep -c '^/' >/dev/null || fail "could not build the absolute-path tar"
 layout_with "$w/abs.tar" absolute
 hostile_check absolute "$w/absolute" "abs-evil"
 
@@ -86,7 +86,7 @@ printf 'escaped\n' >"$w/sym/via/escaped"
 printf 'link\nvia/escaped\n' >"$w/sym.list"
 tar -C "$w/sym" "${LF_TAR_CREATE[@]}" --transform='s,^via/,link/,' -cf "$w/symparent.tar" \
 	-T "$w/sym.list"
-tar -tf "$w/symparent.tar" | grep -qx 'link/escaped' || fail "could not build the symlink-parent tar"
+tar -tf "$w/symparent.tar" | grep -xc 'link/escaped' >/dev/null || fail "could not build the symlink-parent tar"
 layout_with "$w/symparent.tar" symparent
 hostile_check symparent "$w/symparent" "link"
 
@@ -97,7 +97,7 @@ ln "$w/hl/a" "$w/hl/b"
 printf 'a\nb\n' >"$w/hl.list"
 tar -C "$w/hl" "${LF_TAR_CREATE[@]}" -P --transform='s,^a$,../../../etc/passwd,RS' \
 	-cf "$w/hardout.tar" -T "$w/hl.list" 2>/dev/null
-tar -P -tvf "$w/hardout.tar" 2>/dev/null | grep -q 'link to ../../../etc/passwd' ||
+tar -P -tvf "$w/hardout.tar" 2>/dev/null | grep -c 'link to ../../../etc/passwd' >/dev/null ||
 	fail "could not build the hard-link-outside tar"
 layout_with "$w/hardout.tar" hardout none
 hostile_check hardout "$w/hardout"

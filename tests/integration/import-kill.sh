@@ -30,7 +30,7 @@ staged_entries() {
 # in seconds.
 kill_import() {
 	local when=$1 pid deadline=$((SECONDS + 60))
-	lf import "$LF_TMP/oci-big" itest/big:1 >/dev/null 2>&1 &
+	"$LAYERFS" --store "$LF_STORE" import "$LF_TMP/oci-big" itest/big:1 >/dev/null 2>&1 &
 	pid=$!
 	LF_PIDS+=("$pid")
 	case $when in

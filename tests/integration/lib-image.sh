@@ -406,6 +406,7 @@ mk_std_layers() {
 		chown 1000:1000 "$l/home/user" "$l/home/user/.profile"
 		chown 0:42 "$l/etc/shadow"
 		chown 0:50 "$l/usr/bin/sgid"
+		chmod 2755 "$l/usr/bin/sgid" # chown cleared it
 		chown 4242:4343 "$l/srv/owned"
 		chown -h 4242:4343 "$l/srv/rel"
 		chown 65534:65534 "$l/srv/nobody"

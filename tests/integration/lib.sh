@@ -181,7 +181,8 @@ lf_mount_fg() {
 	shift 2
 	mkdir -p "$mnt"
 	track_mount layerfs "$mnt"
-	lf mount "$image" "$mnt" -f "$@" >"$LF_TMP/daemon.$$.log" 2>&1 &
+	# not through lf(): $! must be the daemon itself, not a subshell
+	"$LAYERFS" --store "$LF_STORE" mount "$image" "$mnt" -f "$@" >"$LF_TMP/daemon.$$.log" 2>&1 &
 	LF_DAEMON_PID=$!
 	LF_PIDS+=("$LF_DAEMON_PID")
 	local deadline=$((SECONDS + 20))

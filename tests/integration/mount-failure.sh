@@ -10,7 +10,7 @@ printf 'x\n' >"$LF_TMP/src/etc/x"
 run_ok lf import "$LF_TMP/src" itest/mf:1 --rootfs
 before=$(count_containers)
 # containers/ and run/ (merged/ is a cache that a mount may fill)
-state() { (cd "$LF_STORE" && find containers run -printf '%y %m %p\n' 2>/dev/null | LC_ALL=C sort); }
+state() { (cd "$LF_STORE" && { find containers run -printf '%y %m %p\n' 2>/dev/null || true; } | LC_ALL=C sort); }
 state_before=$(state)
 
 check_failed_mount() { # WHAT IMAGE MNT NEEDLE

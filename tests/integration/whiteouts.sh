@@ -31,7 +31,7 @@ assert_missing "$m/usr/bin/hl-c"
 assert_missing "$m/bin/rm"
 assert_missing "$m/etc/nonexistent"
 assert_exists "$m/bin/mv"
-if find "$m" -name '.wh.*' | grep -q .; then
+if find "$m" -name '.wh.*' | grep -c . >/dev/null; then
 	fail "whiteout markers are visible in the mount: $(find "$m" -name '.wh.*')"
 fi
 # readdir and lookup agree: every listed name can be stat'ed, no hidden name can be
