@@ -87,7 +87,8 @@ int lf_read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, siz
 	for (;;) {
 		ssize_t n;
 		if (len + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 4096);
+			size_t ncap = cap ? cap * 2
+					  : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 4096);
 			char *nb = realloc(buf, ncap);
 			if (!nb)
 				return -ENOMEM;

@@ -247,8 +247,8 @@ int lf_cas_put(struct lf_store *s, enum lf_cas_kind kind, const void *buf, size_
 	return r;
 }
 
-int lf_cas_read(struct lf_store *s, enum lf_cas_kind kind, const struct lf_digest *d,
-		size_t max, char **ret_buf, size_t *ret_len)
+int lf_cas_read(struct lf_store *s, enum lf_cas_kind kind, const struct lf_digest *d, size_t max,
+		char **ret_buf, size_t *ret_len)
 {
 	char rel[LF_OBJECT_PATH_MAX];
 	struct lf_digest got;

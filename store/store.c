@@ -46,8 +46,8 @@ int lf_store_default_path(char **ret)
 
 static int create_layout(int root_fd)
 {
-	static const char *const dirs[] = { "blobs",  "blobs/sha256", "objects", "layers", "merged",
-					    "containers", "run", "tmp" };
+	static const char *const dirs[] = { "blobs",  "blobs/sha256", "objects", "layers",
+					    "merged", "containers",   "run",	 "tmp" };
 	char name[16];
 	int r;
 
@@ -66,8 +66,8 @@ static int create_layout(int root_fd)
 			return r;
 	}
 	if (faccessat(root_fd, "index.json", F_OK, 0) < 0) {
-		r = lf_write_file_atomic_at(root_fd, "index.json", empty_index,
-					    strlen(empty_index), 0644);
+		r = lf_write_file_atomic_at(root_fd, "index.json", empty_index, strlen(empty_index),
+					    0644);
 		if (r < 0)
 			return r;
 	}
@@ -171,8 +171,9 @@ fail:
 
 void lf_store_free(struct lf_store *s)
 {
-	int *fds[] = { &s->root_fd,	  &s->blobs_fd, &s->objects_fd, &s->layers_fd, &s->merged_fd,
-		       &s->containers_fd, &s->run_fd,	&s->tmp_fd,	&s->lock_fd };
+	int *fds[] = { &s->root_fd,   &s->blobs_fd,  &s->objects_fd,
+		       &s->layers_fd, &s->merged_fd, &s->containers_fd,
+		       &s->run_fd,    &s->tmp_fd,    &s->lock_fd };
 
 	if (!s)
 		return;
@@ -192,8 +193,8 @@ int lf_store_lock(struct lf_store *s, enum lf_store_lock how)
 		return 0;
 	}
 	if (s->lock_fd < 0) {
-		s->lock_fd = openat(s->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				    0644);
+		s->lock_fd =
+			openat(s->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (s->lock_fd < 0)
 			return -errno;
 	}

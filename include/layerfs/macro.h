@@ -33,24 +33,24 @@ static inline void closep(int *fd)
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Moves ownership out of a cleanup variable. */
-#define TAKE_PTR(p)                        \
-	({                                 \
+#define TAKE_PTR(p)                       \
+	({                                \
 		__typeof__(p) _tp_ = (p); \
-		(p) = NULL;                \
-		_tp_;                      \
+		(p) = NULL;               \
+		_tp_;                     \
 	})
-#define TAKE_FD(fd)               \
-	({                        \
+#define TAKE_FD(fd)              \
+	({                       \
 		int _tf_ = (fd); \
-		(fd) = -1;        \
-		_tf_;             \
+		(fd) = -1;       \
+		_tf_;            \
 	})
 
 /* Defines foo_freep() for a destructor foo_free() that accepts NULL. */
-#define DEFINE_FREEP(type, func)                    \
-	static inline void func##p(type **p)        \
-	{                                           \
-		func(*p);                           \
+#define DEFINE_FREEP(type, func)             \
+	static inline void func##p(type **p) \
+	{                                    \
+		func(*p);                    \
 	}
 
 /* Returns -errno from a libc call that failed with -1. */

@@ -125,8 +125,8 @@ int lf_cas_put(struct lf_store *s, enum lf_cas_kind kind, const void *buf, size_
  * Reads a whole blob (at most max bytes, else -EFBIG), verifying its digest (-EILSEQ).
  * The buffer is NUL-terminated and owned by the caller.
  */
-int lf_cas_read(struct lf_store *s, enum lf_cas_kind kind, const struct lf_digest *d,
-		size_t max, char **ret_buf, size_t *ret_len);
+int lf_cas_read(struct lf_store *s, enum lf_cas_kind kind, const struct lf_digest *d, size_t max,
+		char **ret_buf, size_t *ret_len);
 
 /* Size in bytes of a stored object (st_size), or -ENOENT. */
 int lf_cas_size(struct lf_store *s, enum lf_cas_kind kind, const struct lf_digest *d,

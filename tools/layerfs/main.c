@@ -20,8 +20,7 @@ static const struct command commands[] = {
 	{ "tag", lf_cmd_tag, "tag IMAGE NAME:TAG" },
 	{ "rmi", lf_cmd_rmi, "rmi IMAGE..." },
 	{ "df", lf_cmd_df, "df [--json]" },
-	{ "mount", lf_cmd_mount,
-	  "mount IMAGE MNT [--name NAME] [--read-only] [-f] [-o OPTIONS]" },
+	{ "mount", lf_cmd_mount, "mount IMAGE MNT [--name NAME] [--read-only] [-f] [-o OPTIONS]" },
 	{ "umount", lf_cmd_umount, "umount MNT" },
 	{ "ps", lf_cmd_ps, "ps [--json]" },
 	{ "rm", lf_cmd_rm, "rm NAME..." },
@@ -48,12 +47,13 @@ int lf_cli_open_store(const struct lf_cli *cli, bool create, struct lf_store **r
 	} else {
 		r = lf_store_default_path(&path);
 		if (r < 0)
-			return lf_log_errno(LF_LOG_ERR, r, "cannot find the store; use --store DIR");
+			return lf_log_errno(LF_LOG_ERR, r,
+					    "cannot find the store; use --store DIR");
 	}
 	r = lf_store_open(path, create, ret);
 	if (r == -ENOENT && !create)
-		return lf_log_errno(LF_LOG_ERR, r, "store '%s' does not exist; import an image first",
-				    path);
+		return lf_log_errno(LF_LOG_ERR, r,
+				    "store '%s' does not exist; import an image first", path);
 	if (r < 0)
 		return lf_log_errno(LF_LOG_ERR, r, "cannot open store '%s'", path);
 	return 0;
