@@ -84,3 +84,79 @@ int lf_refs_edit(const char *buf, size_t len, const char *name, const char *medi
 int lf_refs_set(struct lf_store *s, const char *name, const char *media_type,
 		const struct lf_digest *digest, uint64_t size, struct lf_err *err);
 int lf_refs_remove(struct lf_store *s, const char *name, struct lf_err *err);
+
+/* ---- listing and inspecting (image.c) ---- */
+
+struct lf_image_summary {
+	char *ref; /* "name:tag" */
+	struct lf_digest manifest;
+	size_t n_layers;
+	uint64_t size; /* sum of the layers' content bytes */
+	char *created; /* config.created, or NULL */
+};
+
+/* One summary per ref, in index.json order. The caller frees with lf_image_summaries_free(). */
+int lf_image_list(struct lf_store *s, struct lf_image_summary **ret, size_t *ret_n,
+		  struct lf_err *err);
+void lf_image_summaries_free(struct lf_image_summary *v, size_t n);
+
+/* Content bytes and regular files of one layer (layers/<hex>/info.json, else its tree). */
+int lf_image_layer_size(struct lf_store *s, const struct lf_digest *diff_id, uint64_t *ret_bytes,
+			uint64_t *ret_files);
+
+/*
+ * The inspect document, JSON text owned by the caller: ref, names, manifestDigest,
+ * manifestMediaType, configDigest, config (parsed), layers [{diffId, blobDigest, blobSize,
+ * mediaType, size, files}], chainId, size.
+ */
+int lf_image_inspect(struct lf_store *s, const struct lf_image *img, char **ret,
+		     struct lf_err *err);
+
+/* Names img name ("name[:tag]", normalized), replacing what that name pointed at. */
+int lf_image_tag(struct lf_store *s, const struct lf_image *img, const char *name,
+		 struct lf_err *err);
+
+/* ---- removal and garbage collection (image-gc.c) ---- */
+
+/*
+ * Removes a ref: the name given, or every name of the image given by digest or id. Refuses
+ * (-EBUSY, naming it) when that would leave an image that a container uses without a name.
+ * The caller should hold LF_LOCK_EXCLUSIVE. *ret_removed (optional) lists the removed names.
+ */
+int lf_image_untag(struct lf_store *s, const char *ref, char ***ret_removed, size_t *ret_n,
+		   struct lf_err *err);
+
+struct lf_gc_stats {
+	size_t blobs, layers, merged, objects;
+	uint64_t bytes;
+};
+
+/*
+ * Frees every manifest, config, layer, merged tree and object that no ref and no container
+ * (containers/<id>/config.json "image" and "diffIds") references. Takes LF_LOCK_EXCLUSIVE.
+ * With dry_run nothing is removed and *ret says what would be.
+ */
+int lf_image_gc(struct lf_store *s, bool dry_run, struct lf_gc_stats *ret, struct lf_err *err);
+
+/* ---- space accounting (image-df.c) ---- */
+
+struct lf_df_image {
+	char *refs; /* the image's names, comma-separated */
+	struct lf_digest manifest;
+	uint64_t total; /* content bytes of its merged tree */
+	uint64_t shared; /* bytes of its objects that another image references too */
+	uint64_t unique; /* bytes of its objects no other image references */
+};
+
+struct lf_df {
+	size_t n_images; /* one per distinct manifest */
+	struct lf_df_image *images;
+	uint64_t logical; /* sum of the images' totals */
+	uint64_t objects_bytes; /* every object any image references, once */
+	uint64_t metadata_bytes; /* blobs, layer trees and merged trees */
+	uint64_t on_disk; /* objects_bytes + metadata_bytes */
+	size_t n_objects;
+};
+
+int lf_image_df(struct lf_store *s, struct lf_df **ret, struct lf_err *err);
+void lf_df_free(struct lf_df *df);
