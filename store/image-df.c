@@ -80,8 +80,8 @@ static int append_ref(struct lf_df_image *im, const char *name)
 	return 0;
 }
 
-static int image_uses(struct lf_store *s, const struct lf_image *img, uint32_t idx,
-		      struct uses *u, uint64_t *ret_total, struct lf_err *err)
+static int image_uses(struct lf_store *s, const struct lf_image *img, uint32_t idx, struct uses *u,
+		      uint64_t *ret_total, struct lf_err *err)
 {
 	struct lf_tree *t;
 	int r;

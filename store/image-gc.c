@@ -121,9 +121,10 @@ static int container_read(struct lf_store *s, const char *id, struct container_u
 				  strerror(-r));
 	j = json_loadb(buf, len, 0, NULL);
 	if (!json_is_object(j))
-		return lf_err_set(err, -EBADMSG,
-				  "container '%s': config.json is not valid; not freeing anything it might use",
-				  id);
+		return lf_err_set(
+			err, -EBADMSG,
+			"container '%s': config.json is not valid; not freeing anything it might use",
+			id);
 	name = json_object_get(j, "name");
 	c.name = strdup(json_is_string(name) ? json_string_value(name) : id);
 	if (!c.name)
@@ -142,9 +143,9 @@ static int container_read(struct lf_store *s, const char *id, struct container_u
 			const char *v = json_string_value(json_array_get(ids, i));
 			if (!v || lf_digest_parse(v, &c.diff_ids[c.n_diff_ids]) < 0) {
 				container_use_clear(&c);
-				return lf_err_set(err, -EBADMSG,
-						  "container '%s': config.json has a bad diffIds entry",
-						  id);
+				return lf_err_set(
+					err, -EBADMSG,
+					"container '%s': config.json has a bad diffIds entry", id);
 			}
 			c.n_diff_ids++;
 		}
@@ -271,8 +272,10 @@ static int mark(struct lf_store *s, struct live *l, struct lf_err *err)
 			continue;
 		if (r < 0) {
 			char dg[LF_DIGEST_STR_MAX];
-			return lf_err_set(err, r, "layer %s: cannot open its tree (%s); not collecting garbage",
-					  lf_digest_format(&l->layers.v[i], dg), strerror(-r));
+			return lf_err_set(
+				err, r,
+				"layer %s: cannot open its tree (%s); not collecting garbage",
+				lf_digest_format(&l->layers.v[i], dg), strerror(-r));
 		}
 		for (size_t k = 0; k < lf_tree_n_objects(t) && r >= 0; k++)
 			r = dset_add(&l->objects, lf_tree_object_at(t, k));
@@ -348,7 +351,9 @@ enum dir_kind { DIR_BLOBS, DIR_LAYERS, DIR_MERGED };
 static int sweep_dir(struct lf_store *s, enum dir_kind kind, const struct live *l, bool dry,
 		     struct lf_gc_stats *st)
 {
-	int dirfd = kind == DIR_BLOBS ? s->blobs_fd : kind == DIR_LAYERS ? s->layers_fd : s->merged_fd;
+	int dirfd = kind == DIR_BLOBS	 ? s->blobs_fd
+		    : kind == DIR_LAYERS ? s->layers_fd
+					 : s->merged_fd;
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -381,8 +386,7 @@ static int sweep_dir(struct lf_store *s, enum dir_kind kind, const struct live *
 	return r;
 }
 
-static int sweep_objects(struct lf_store *s, const struct live *l, bool dry,
-			 struct lf_gc_stats *st)
+static int sweep_objects(struct lf_store *s, const struct live *l, bool dry, struct lf_gc_stats *st)
 {
 	for (int i = 0; i < 256; i++) {
 		char sub[3], hex[LF_DIGEST_HEX_LEN + 1];
@@ -447,8 +451,7 @@ int lf_image_gc(struct lf_store *s, bool dry_run, struct lf_gc_stats *ret, struc
 	return 0;
 }
 
-int lf_image_gc_candidates(struct lf_store *s, const struct lf_gc_candidates *c,
-			   struct lf_err *err)
+int lf_image_gc_candidates(struct lf_store *s, const struct lf_gc_candidates *c, struct lf_err *err)
 {
 	struct lf_gc_stats st = {};
 	struct live l = {};
@@ -523,9 +526,10 @@ int lf_image_untag(struct lf_store *s, const char *ref, char ***ret_removed, siz
 		struct in_use u = { .manifest = &img->manifest };
 		r = containers_each(s, find_user, &u, err);
 		if (r == -EBUSY) {
-			lf_err_set(err, r,
-				   "image '%s' is used by container '%s'; remove the container first (layerfs rm %s)",
-				   ref, u.container, u.container);
+			lf_err_set(
+				err, r,
+				"image '%s' is used by container '%s'; remove the container first (layerfs rm %s)",
+				ref, u.container, u.container);
 			free(u.container);
 			return r;
 		}

@@ -135,9 +135,10 @@ static int add_normalized_name(struct plan *p, const char *name, struct lf_err *
 	int r = lf_ref_normalize(name, &n);
 
 	if (r == -EINVAL)
-		return lf_err_set(err, -EBADMSG,
-				  "'%s': image name '%.200s' is not a valid reference; name it: layerfs import SOURCE NAME:TAG",
-				  p->label, name);
+		return lf_err_set(
+			err, -EBADMSG,
+			"'%s': image name '%.200s' is not a valid reference; name it: layerfs import SOURCE NAME:TAG",
+			p->label, name);
 	if (r < 0)
 		return r;
 	return add_name(p, n);
@@ -156,8 +157,8 @@ static const char *familiar_name(const char *name)
 /* The source's file name without directories and archive extensions, as a valid name. */
 static char *basename_name(const char *source)
 {
-	static const char *const exts[] = { ".tar", ".tgz", ".gz", ".zst", ".tzst", ".xz",
-					    ".oci", ".docker" };
+	static const char *const exts[] = { ".tar",  ".tgz", ".gz",  ".zst",
+					    ".tzst", ".xz",  ".oci", ".docker" };
 	_cleanup_free_ char *b = strdup(source);
 	char *base, *out, *check = NULL;
 	size_t n;
@@ -258,9 +259,10 @@ static int take_config(struct plan *p, char *buf, size_t len, const struct lf_di
 	if (r < 0)
 		return lf_err_prefix(err, r, "'%s': %s", p->label, path);
 	if (p->cfg->n_diff_ids != n_layers)
-		return lf_err_set(err, -EBADMSG,
-				  "'%s': %s: the config lists %zu diff_ids but the image has %zu layers",
-				  p->label, path, p->cfg->n_diff_ids, n_layers);
+		return lf_err_set(
+			err, -EBADMSG,
+			"'%s': %s: the config lists %zu diff_ids but the image has %zu layers",
+			p->label, path, p->cfg->n_diff_ids, n_layers);
 	p->n_layers = n_layers;
 	p->layers = calloc(n_layers ? n_layers : 1, sizeof(*p->layers));
 	if (!p->layers)
@@ -394,9 +396,11 @@ static int resolve_index(struct plan *p, const struct lf_oci_descriptor *d,
 			append_platform(seen, sizeof(seen), e, " (blobs absent)");
 		}
 	}
-	return lf_err_set(err, -ENOENT, "'%s': %s: no image for linux/%s%s%s whose blobs are present (index has: %s)",
-			  p->label, depth == 0 ? "index.json" : path, arch, variant ? "/" : "",
-			  variant ? variant : "", seen[0] ? seen : "nothing");
+	return lf_err_set(
+		err, -ENOENT,
+		"'%s': %s: no image for linux/%s%s%s whose blobs are present (index has: %s)",
+		p->label, depth == 0 ? "index.json" : path, arch, variant ? "/" : "",
+		variant ? variant : "", seen[0] ? seen : "nothing");
 }
 
 static int resolve_descriptor(struct plan *p, const struct lf_oci_descriptor *d, int depth,
@@ -447,7 +451,8 @@ static bool entry_matches(const struct lf_oci_descriptor *d, const char *ref)
 	const char *tag = lf_ref_tag(ref);
 	_cleanup_free_ char *n = NULL;
 
-	if (d->ref_name && (strcmp(d->ref_name, ref) == 0 || (tag && strcmp(d->ref_name, tag) == 0)))
+	if (d->ref_name &&
+	    (strcmp(d->ref_name, ref) == 0 || (tag && strcmp(d->ref_name, tag) == 0)))
 		return true;
 	if (d->ref_name && lf_ref_normalize(d->ref_name, &n) == 0 && strcmp(n, ref) == 0)
 		return true;
@@ -467,8 +472,8 @@ static size_t distinct(const struct lf_oci_index *idx, const bool *sel, size_t *
 		if (!sel[i])
 			continue;
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = sel[j] && lf_digest_eq(&idx->manifests[i].digest,
-						     &idx->manifests[j].digest);
+			dup = sel[j] &&
+			      lf_digest_eq(&idx->manifests[i].digest, &idx->manifests[j].digest);
 		if (!dup && n++ == 0)
 			*ret_first = i;
 	}
@@ -573,9 +578,10 @@ static int plan_oci(struct plan *p, const struct lf_docker_manifest *dm, struct 
 				snprintf(names + l, sizeof(names) - l, "%s'%s'", l ? ", " : "",
 					 entry_display(&idx->manifests[i]));
 		}
-		return lf_err_set(err, -EINVAL,
-				  "'%s': holds several images (%s); choose one: layerfs import SOURCE NAME:TAG",
-				  p->label, names);
+		return lf_err_set(
+			err, -EINVAL,
+			"'%s': holds several images (%s); choose one: layerfs import SOURCE NAME:TAG",
+			p->label, names);
 	}
 	r = resolve_descriptor(p, &idx->manifests[first], 0, err);
 	if (r < 0)
@@ -607,14 +613,15 @@ static int plan_docker(struct plan *p, const struct lf_docker_manifest *dm, stru
 		char names[512] = "";
 		for (size_t i = 0; i < dm->n_images; i++) {
 			size_t l = strlen(names);
-			const char *t = dm->images[i].n_repo_tags ? dm->images[i].repo_tags[0] :
-								    "(untagged)";
+			const char *t = dm->images[i].n_repo_tags ? dm->images[i].repo_tags[0]
+								  : "(untagged)";
 			if (l + 2 < sizeof(names))
 				snprintf(names + l, sizeof(names) - l, "%s'%s'", l ? ", " : "", t);
 		}
-		return lf_err_set(err, -EINVAL,
-				  "'%s': holds several images (%s); choose one: layerfs import SOURCE NAME:TAG",
-				  p->label, names);
+		return lf_err_set(
+			err, -EINVAL,
+			"'%s': holds several images (%s); choose one: layerfs import SOURCE NAME:TAG",
+			p->label, names);
 	}
 
 	r = lf_imgsrc_read(p->src, im->config, LF_OCI_CONFIG_MAX, &buf, &len, err);
@@ -676,9 +683,10 @@ static int plan_archive(struct plan *p, struct lf_err *err)
 		return plan_oci(p, dm, err);
 	if (dm)
 		return plan_docker(p, dm, err);
-	return lf_err_set(err, -EMEDIUMTYPE,
-			  "'%s': no index.json or manifest.json: not an OCI layout or docker archive (for a plain root filesystem use --rootfs)",
-			  p->label);
+	return lf_err_set(
+		err, -EMEDIUMTYPE,
+		"'%s': no index.json or manifest.json: not an OCI layout or docker archive (for a plain root filesystem use --rootfs)",
+		p->label);
 }
 
 /* ---- before anything is written: every layer present, sizes as described ---- */
@@ -722,10 +730,11 @@ static int prepare_layers(struct plan *p, bool *exists, struct lf_err *err)
 		if (r < 0)
 			return r;
 		if (j->blob_size >= 0 && size != (uint64_t)j->blob_size)
-			return lf_err_set(err, -EILSEQ,
-					  "'%s': %s: the layer has %llu bytes, but the manifest says %lld",
-					  p->label, j->path, (unsigned long long)size,
-					  (long long)j->blob_size);
+			return lf_err_set(
+				err, -EILSEQ,
+				"'%s': %s: the layer has %llu bytes, but the manifest says %lld",
+				p->label, j->path, (unsigned long long)size,
+				(long long)j->blob_size);
 		j->blob_size = size;
 		if (!p->synthesize || j->has_blob_digest) {
 			if (!j->media_type)
@@ -891,8 +900,8 @@ static int build_manifest(struct plan *p)
 	for (size_t i = 0; i < p->n_layers; i++)
 		layers[i] = (struct lf_oci_descriptor){
 			.media_type = (char *)p->layers[i].media_type,
-			.digest = p->layers[i].has_blob_digest ? p->layers[i].blob_digest :
-								 p->layers[i].diff_id,
+			.digest = p->layers[i].has_blob_digest ? p->layers[i].blob_digest
+							       : p->layers[i].diff_id,
 			.size = p->layers[i].blob_size,
 		};
 	r = lf_oci_manifest_build(&config, layers, p->n_layers, &p->manifest, &p->manifest_len);
@@ -1005,8 +1014,8 @@ static int list_layers(struct lf_store *s, char ***ret, size_t *ret_n)
 	return 0;
 }
 
-static int plan_rootfs(struct plan *p, const char *source, const struct stat *st,
-		       struct undo *u, struct lf_err *err)
+static int plan_rootfs(struct plan *p, const char *source, const struct stat *st, struct undo *u,
+		       struct lf_err *err)
 {
 	char created[32], **before = NULL;
 	size_t n_before = 0;
@@ -1116,9 +1125,10 @@ static int import_locked(struct plan *p, const char *source, unsigned flags, str
 		if (r == -EMEDIUMTYPE) {
 			if (err)
 				err->msg[0] = 0;
-			return lf_err_set(err, r,
-					  "'%s': not an OCI layout, docker archive or tar of one (for a rootfs tarball use --rootfs)",
-					  source);
+			return lf_err_set(
+				err, r,
+				"'%s': not an OCI layout, docker archive or tar of one (for a rootfs tarball use --rootfs)",
+				source);
 		}
 	}
 	if (r < 0)
@@ -1150,7 +1160,8 @@ int lf_image_import(struct lf_store *s, const char *source, const char *ref, uns
 	if (ref) {
 		r = lf_ref_normalize(ref, &cli);
 		if (r == -EINVAL)
-			return lf_err_set(err, r, "'%s' is not a valid image name (NAME[:TAG], lowercase)",
+			return lf_err_set(err, r,
+					  "'%s' is not a valid image name (NAME[:TAG], lowercase)",
 					  ref);
 		if (r < 0)
 			return r;

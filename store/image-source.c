@@ -379,7 +379,8 @@ static int copy_data(struct archive *a, int fd, int64_t size)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return -EBADMSG;
-		if (off < 0 || len > (uint64_t)INT64_MAX - (uint64_t)off || off + (int64_t)len > size)
+		if (off < 0 || len > (uint64_t)INT64_MAX - (uint64_t)off ||
+		    off + (int64_t)len > size)
 			return -EBADMSG;
 		for (size_t done = 0; done < len;) {
 			ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + done);
@@ -432,9 +433,10 @@ static int stage_entry(struct lf_imgsrc *src, struct archive *a, struct archive_
 	if (type == AE_IFLNK) {
 		const char *target = archive_entry_symlink(e);
 		if (!symlink_stays_inside(path, target))
-			return lf_err_set(err, -EBADMSG,
-					  "'%s': entry '%s': symlink to '%s' leads outside the archive",
-					  src->label, path, target ? target : "");
+			return lf_err_set(
+				err, -EBADMSG,
+				"'%s': entry '%s': symlink to '%s' leads outside the archive",
+				src->label, path, target ? target : "");
 		if (symlinkat(target, dir_fd, leaf) < 0)
 			return lf_err_set(err, errno == EEXIST ? -EBADMSG : -errno,
 					  "'%s': entry '%s': %s", src->label, path,
@@ -457,10 +459,9 @@ static int stage_entry(struct lf_imgsrc *src, struct archive *a, struct archive_
 		src->ph = v;
 		if (fstat(fd, &st) < 0)
 			return -errno;
-		v[src->n_ph] = (struct placeholder){ .name = strdup(path),
-						     .dev = st.st_dev,
-						     .ino = st.st_ino,
-						     .size = size };
+		v[src->n_ph] = (struct placeholder){
+			.name = strdup(path), .dev = st.st_dev, .ino = st.st_ino, .size = size
+		};
 		if (!v[src->n_ph].name)
 			return -ENOMEM;
 		src->n_ph++;
@@ -469,8 +470,8 @@ static int stage_entry(struct lf_imgsrc *src, struct archive *a, struct archive_
 	r = copy_data(a, fd, size);
 	if (r == -EBADMSG)
 		return lf_err_set(err, r, "'%s': entry '%s': %s", src->label, path,
-				  archive_error_string(a) ? archive_error_string(a) :
-							    "corrupt archive data");
+				  archive_error_string(a) ? archive_error_string(a)
+							  : "corrupt archive data");
 	if (r < 0)
 		return lf_err_set(err, r, "'%s': entry '%s': %s", src->label, path, strerror(-r));
 	return 0;
@@ -509,9 +510,9 @@ static int tar_walk(struct lf_imgsrc *src,
 			return lf_err_set(err, -EFBIG, "'%s': more than %u entries", src->label,
 					  MAX_ENTRIES);
 		if (entry_path(archive_entry_pathname(e), path, sizeof(path)) < 0)
-			return lf_err_set(err, -EBADMSG, "'%s': entry '%.200s': unsafe name",
-					  src->label,
-					  archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+			return lf_err_set(
+				err, -EBADMSG, "'%s': entry '%.200s': unsafe name", src->label,
+				archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 		r = fn(src, a, e, path, err);
 		if (r < 0)
 			return r;
@@ -565,13 +566,13 @@ static int fill_entry(struct lf_imgsrc *src, struct archive *a, struct archive_e
 		return lf_err_set(err, -errno, "'%s': entry '%s': %s", src->label, path,
 				  strerror(errno));
 	if (st.st_ino != ph->ino || st.st_dev != ph->dev || archive_entry_size(e) != ph->size)
-		return lf_err_set(err, -EIO, "'%s': entry '%s' changed while importing",
-				  src->label, path);
+		return lf_err_set(err, -EIO, "'%s': entry '%s' changed while importing", src->label,
+				  path);
 	r = copy_data(a, fd, ph->size);
 	if (r == -EBADMSG)
 		return lf_err_set(err, r, "'%s': entry '%s': %s", src->label, path,
-				  archive_error_string(a) ? archive_error_string(a) :
-							    "corrupt archive data");
+				  archive_error_string(a) ? archive_error_string(a)
+							  : "corrupt archive data");
 	if (r < 0)
 		return lf_err_set(err, r, "'%s': entry '%s': %s", src->label, path, strerror(-r));
 	ph->filled = true;

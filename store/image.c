@@ -103,8 +103,7 @@ static bool is_hex(const char *s)
 	return true;
 }
 
-int lf_image_resolve(struct lf_store *s, const char *ref, struct lf_image **ret,
-		     struct lf_err *err)
+int lf_image_resolve(struct lf_store *s, const char *ref, struct lf_image **ret, struct lf_err *err)
 {
 	_cleanup_(lf_refs_freep) struct lf_refs *refs = NULL;
 	_cleanup_free_ char *name = NULL;
@@ -137,9 +136,10 @@ int lf_image_resolve(struct lf_store *s, const char *ref, struct lf_image **ret,
 			if (strncmp(hex, ref, len) != 0)
 				continue;
 			if (match && !lf_digest_eq(match, &refs->refs[i].digest))
-				return lf_err_set(err, -EINVAL,
-						  "'%s' is ambiguous: it starts several image ids; give more of it",
-						  ref);
+				return lf_err_set(
+					err, -EINVAL,
+					"'%s' is ambiguous: it starts several image ids; give more of it",
+					ref);
 			match = &refs->refs[i].digest;
 		}
 		if (match)
@@ -248,8 +248,7 @@ static json_t *digest_json(const struct lf_digest *d)
 	return json_string(lf_digest_format(d, dg));
 }
 
-int lf_image_inspect(struct lf_store *s, const struct lf_image *img, char **ret,
-		     struct lf_err *err)
+int lf_image_inspect(struct lf_store *s, const struct lf_image *img, char **ret, struct lf_err *err)
 {
 	_cleanup_(lf_oci_manifest_freep) struct lf_oci_manifest *m = NULL;
 	_cleanup_(lf_refs_freep) struct lf_refs *refs = NULL;
@@ -331,6 +330,6 @@ int lf_image_tag(struct lf_store *s, const struct lf_image *img, const char *nam
 	r = lf_cas_size(s, LF_CAS_BLOB, &img->manifest, &size);
 	if (r < 0)
 		return lf_err_set(err, r, "cannot stat the manifest: %s", strerror(-r));
-	return lf_refs_set(s, n, m->media_type ? m->media_type : LF_MT_OCI_MANIFEST,
-			   &img->manifest, size, err);
+	return lf_refs_set(s, n, m->media_type ? m->media_type : LF_MT_OCI_MANIFEST, &img->manifest,
+			   size, err);
 }

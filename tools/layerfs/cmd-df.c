@@ -32,12 +32,11 @@ static int print_json(const struct lf_df *df)
 		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
 		     t = strtok_r(NULL, ",", &save))
 			json_array_append_new(names, json_string(t));
-		json_array_append_new(images,
-				      json_pack("{s:o, s:s, s:I, s:I, s:I}", "names", names,
-						"digest", lf_digest_format(&im->manifest, dg),
-						"total", (json_int_t)im->total, "shared",
-						(json_int_t)im->shared, "unique",
-						(json_int_t)im->unique));
+		json_array_append_new(
+			images, json_pack("{s:o, s:s, s:I, s:I, s:I}", "names", names, "digest",
+					  lf_digest_format(&im->manifest, dg), "total",
+					  (json_int_t)im->total, "shared", (json_int_t)im->shared,
+					  "unique", (json_int_t)im->unique));
 	}
 	doc = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:f}}", "images", images, "store",
 			"logical", (json_int_t)df->logical, "onDisk", (json_int_t)df->on_disk,
@@ -75,7 +74,8 @@ static void print_table(const struct lf_df *df)
 		       lf_format_bytes(im->unique, c, sizeof(c)));
 	}
 	printf("\nlogical %s, on disk %s (objects %s in %zu files, metadata %s), dedup ratio %.2f\n",
-	       lf_format_bytes(df->logical, a, sizeof(a)), lf_format_bytes(df->on_disk, b, sizeof(b)),
+	       lf_format_bytes(df->logical, a, sizeof(a)),
+	       lf_format_bytes(df->on_disk, b, sizeof(b)),
 	       lf_format_bytes(df->objects_bytes, c, sizeof(c)), df->n_objects,
 	       lf_format_bytes(df->metadata_bytes, a, sizeof(a)), ratio(df));
 }

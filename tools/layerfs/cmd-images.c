@@ -23,9 +23,9 @@ static int print_json(const struct lf_image_summary *v, size_t n)
 		hex[12] = 0;
 		json_array_append_new(
 			arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?}", "name", v[i].ref, "id",
-				       hex, "digest", lf_digest_format(&v[i].manifest, dg), "layers",
-				       (json_int_t)v[i].n_layers, "size", (json_int_t)v[i].size,
-				       "created", v[i].created));
+				       hex, "digest", lf_digest_format(&v[i].manifest, dg),
+				       "layers", (json_int_t)v[i].n_layers, "size",
+				       (json_int_t)v[i].size, "created", v[i].created));
 	}
 	out = json_dumps(arr, JSON_INDENT(2));
 	json_decref(arr);

@@ -12,9 +12,10 @@ DEFINE_FREEP(struct lf_refs, lf_refs_free)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: layerfs import SOURCE [NAME:TAG] [--rootfs]\n\n"
-		   "SOURCE is an OCI image layout (directory or tar), a docker save archive, or\n"
-		   "with --rootfs a plain root filesystem (tarball, plain/gzip/zstd, or directory).\n");
+	fprintf(f,
+		"usage: layerfs import SOURCE [NAME:TAG] [--rootfs]\n\n"
+		"SOURCE is an OCI image layout (directory or tar), a docker save archive, or\n"
+		"with --rootfs a plain root filesystem (tarball, plain/gzip/zstd, or directory).\n");
 }
 
 LF_CMD(import)
