@@ -38,6 +38,7 @@ struct layer_job {
 	bool has_blob_digest;
 	struct lf_digest blob_digest;
 	int64_t blob_size; /* -1 while unknown */
+	bool verify; /* the layer is present but came from another blob: hash this one */
 	struct lf_digest diff_id;
 	const char *media_type; /* static or owned by the manifest that lists it */
 	char *media_type_owned;
@@ -309,8 +310,16 @@ static int resolve_manifest(struct plan *p, const struct lf_oci_descriptor *d, c
 		char lpath[sizeof(BLOB_PREFIX) + 64];
 
 		blob_path(&m->layers[i].digest, lpath);
+		_cleanup_close_ int fd = -1;
+
 		if (lf_imgsrc_exists(p->src, lpath))
 			continue;
+		/* There but unusable (a symlink out of the layout, not a file): say why. */
+		r = lf_imgsrc_open(p->src, lpath, &fd, err);
+		if (r != -ENOENT)
+			return r < 0 ? r
+				     : lf_err_set(err, -EIO, "'%s': cannot open %s", p->label,
+						  lpath);
 		if (lf_oci_media_kind(m->layers[i].media_type) == LF_MT_LAYER_FOREIGN)
 			return lf_err_set(err, -EOPNOTSUPP,
 					  "'%s': %s: foreign layer %s is not in the archive",
@@ -714,9 +723,13 @@ static int prepare_layers(struct plan *p, bool *exists, struct lf_err *err)
 		return -ENOMEM;
 	/* Layers the store has are not extracted or read: that makes a re-import fast. */
 	for (size_t i = 0; i < p->n_layers; i++) {
-		exists[i] = lf_layer_exists(p->store, &p->layers[i].diff_id);
-		if (!exists[i])
-			paths[n++] = p->layers[i].path;
+		struct layer_job *j = &p->layers[i];
+
+		exists[i] = lf_layer_exists(p->store, &j->diff_id);
+		j->verify = exists[i] && j->has_blob_digest &&
+			    !lf_layer_has_blob(p->store, &j->diff_id, &j->blob_digest);
+		if (!exists[i] || j->verify)
+			paths[n++] = j->path;
 	}
 	r = lf_imgsrc_fetch(p->src, paths, n, err);
 	if (r < 0)
@@ -821,10 +834,46 @@ static int undo_add_layer(struct undo *u, const struct lf_digest *d)
 static int layer_error(struct lf_err *err, const struct lf_err *e2, const char *name, int r)
 {
 	if (!e2->msg[0])
-		return lf_err_set(err, r, "%s: %s", name, strerror(-r));
+		return lf_err_set(err, r, "'%s': %s", name, strerror(-r));
 	if (strstr(e2->msg, name))
 		return lf_err_set(err, r, "%s", e2->msg);
-	return lf_err_set(err, r, "%s: %s", name, e2->msg);
+	return lf_err_set(err, r, "'%s': %s", name, e2->msg);
+}
+
+/*
+ * A layer already in the store is not imported again. When it came from another blob (another
+ * compression of it), the source's blob is still hashed, so a corrupt source is reported
+ * whatever the store holds; re-importing the same image reads no layer at all.
+ */
+static int verify_blob(struct plan *p, const struct layer_job *j, struct lf_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct lf_digest got;
+	uint64_t size;
+	int r;
+
+	if (!j->verify)
+		return 0;
+	r = lf_imgsrc_open(p->src, j->path, &fd, err);
+	if (r < 0)
+		return r;
+	r = lf_sha256_fd(fd, &got, &size);
+	if (r < 0)
+		return lf_err_set(err, r, "'%s': %s: cannot read: %s", p->label, j->path,
+				  strerror(-r));
+	if (j->blob_size >= 0 && size != (uint64_t)j->blob_size)
+		return lf_err_set(err, -EILSEQ,
+				  "'%s': %s: the layer has %llu bytes, but the manifest says %lld",
+				  p->label, j->path, (unsigned long long)size,
+				  (long long)j->blob_size);
+	if (j->has_blob_digest && !lf_digest_eq(&got, &j->blob_digest)) {
+		char want[LF_DIGEST_STR_MAX], have[LF_DIGEST_STR_MAX];
+
+		return lf_err_set(err, -EILSEQ, "'%s': %s: the blob's digest is %s, not %s",
+				  p->label, j->path, lf_digest_format(&got, have),
+				  lf_digest_format(&j->blob_digest, want));
+	}
+	return 0;
 }
 
 static int import_layers(struct plan *p, const bool *exists, struct undo *u, struct lf_err *err)
@@ -839,12 +888,16 @@ static int import_layers(struct plan *p, const bool *exists, struct undo *u, str
 		int r;
 
 		/* Present before, or a duplicate of an earlier layer of this image. */
-		if (exists[i] || lf_layer_exists(p->store, &j->diff_id))
+		if (exists[i] || lf_layer_exists(p->store, &j->diff_id)) {
+			r = verify_blob(p, j, err);
+			if (r < 0)
+				return r;
 			continue;
+		}
 		r = lf_imgsrc_open(p->src, j->path, &fd, err);
 		if (r < 0)
 			return r;
-		name = lf_strdup_printf("'%s': %s", p->label, j->path);
+		name = lf_strdup_printf("%s: %s", p->label, j->path);
 		if (!name)
 			return -ENOMEM;
 		ls = (struct lf_layer_source){
@@ -1038,7 +1091,7 @@ static int plan_rootfs(struct plan *p, const char *source, const struct stat *st
 		r = import_rootfs_dir(p, source, j, err);
 	} else {
 		_cleanup_close_ int fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		_cleanup_free_ char *name = lf_strdup_printf("'%s'", source);
+		_cleanup_free_ char *name = strdup(source);
 		struct lf_layer_source ls = { .name = name, .blob_size = st->st_size };
 		struct lf_err e2 = {};
 

@@ -39,6 +39,28 @@ bool lf_layer_exists(struct lf_store *s, const struct lf_digest *diff_id)
 	return faccessat(s->layers_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+bool lf_layer_has_blob(struct lf_store *s, const struct lf_digest *diff_id,
+		       const struct lf_digest *blob)
+{
+	char hex[LF_DIGEST_HEX_LEN + 1], path[LF_DIGEST_HEX_LEN + 16];
+	_cleanup_free_ char *buf = NULL;
+	struct lf_digest d;
+	json_t *j;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "%s/info.json", lf_digest_hex(diff_id, hex));
+	if (lf_read_file_at(s->layers_fd, path, 1 << 16, &buf, NULL) < 0)
+		return false;
+	j = json_loads(buf, 0, NULL);
+	if (!j)
+		return false;
+	ok = json_is_string(json_object_get(j, "blobDigest")) &&
+	     lf_digest_parse(json_string_value(json_object_get(j, "blobDigest")), &d) == 0 &&
+	     lf_digest_eq(&d, blob);
+	json_decref(j);
+	return ok;
+}
+
 int lf_layer_open_tree(struct lf_store *s, const struct lf_digest *diff_id, struct lf_tree **ret)
 {
 	char rel[LF_DIGEST_HEX_LEN + 8];

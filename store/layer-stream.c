@@ -1,4 +1,5 @@
 /* The byte pipeline of a layer import: read, hash the blob, decompress, hash the DiffID. */
+#include <stdio.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

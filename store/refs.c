@@ -205,7 +205,7 @@ int lf_refs_edit(const char *buf, size_t len, const char *name, const char *medi
 		 struct lf_err *err)
 {
 	_cleanup_(lf_refs_freep) struct lf_refs *check = NULL;
-	_cleanup_json_ json_t *root = NULL;
+	_cleanup_json_ json_t *root = NULL, *entry = NULL;
 	json_t *arr;
 	bool found = false;
 	char *out;
@@ -219,26 +219,37 @@ int lf_refs_edit(const char *buf, size_t len, const char *name, const char *medi
 	if (!root)
 		return -EBADMSG;
 	arr = json_object_get(root, "manifests");
+	if (digest) {
+		char dg[LF_DIGEST_STR_MAX];
+
+		entry = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", media_type, "digest",
+				  lf_digest_format(digest, dg), "size", (json_int_t)size,
+				  "annotations", LF_ANNOT_REF_NAME, name);
+		if (!entry)
+			return -ENOMEM;
+	}
+	/* A name keeps its place in the index; later duplicates of it go. */
 	for (size_t i = 0; i < json_array_size(arr);) {
 		const char *n = entry_name(json_array_get(arr, i));
 
-		if (n && strcmp(n, name) == 0) {
-			json_array_remove(arr, i);
-			found = true;
+		if (!n || strcmp(n, name) != 0) {
+			i++;
 			continue;
 		}
-		i++;
+		if (entry && !found) {
+			if (json_array_set(arr, i, entry) < 0)
+				return -ENOMEM;
+			found = true;
+			i++;
+			continue;
+		}
+		json_array_remove(arr, i);
+		found = true;
 	}
 	if (!digest && !found)
 		return -ENOENT;
-	if (digest) {
-		char dg[LF_DIGEST_STR_MAX];
-		json_t *e = json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType", media_type, "digest",
-				      lf_digest_format(digest, dg), "size", (json_int_t)size,
-				      "annotations", LF_ANNOT_REF_NAME, name);
-		if (!e || json_array_append_new(arr, e) < 0)
-			return -ENOMEM;
-	}
+	if (entry && !found && json_array_append(arr, entry) < 0)
+		return -ENOMEM;
 	if (!json_object_get(root, "mediaType") &&
 	    json_object_set_new(root, "mediaType", json_string(LF_MT_OCI_INDEX)) < 0)
 		return -ENOMEM;
@@ -276,6 +287,8 @@ static int edit_store(struct lf_store *s, const char *name, const char *media_ty
 		return lf_err_set(err, r, "no image '%s'", name);
 	if (r < 0)
 		return lf_err_prefix(err, r, "'%s/%s'", s->path, INDEX_JSON);
+	if (out_len == len && memcmp(out, buf, len) == 0)
+		return 0; /* already so: the file is not touched */
 	r = lf_write_file_atomic_at(s->root_fd, INDEX_JSON, out, out_len, 0644);
 	if (r < 0)
 		return lf_err_set(err, r, "cannot write '%s/%s': %s", s->path, INDEX_JSON,

@@ -42,3 +42,6 @@ int lf_layer_import_dir(struct lf_store *s, const char *dir, struct lf_digest *r
 struct lf_tree;
 int lf_layer_open_tree(struct lf_store *s, const struct lf_digest *diff_id, struct lf_tree **ret);
 bool lf_layer_exists(struct lf_store *s, const struct lf_digest *diff_id);
+/* Whether the present layer diff_id was imported from the blob with this digest. */
+bool lf_layer_has_blob(struct lf_store *s, const struct lf_digest *diff_id,
+		       const struct lf_digest *blob);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "layerfs/image.h"
 #include "layerfs/oci.h"
@@ -83,9 +85,10 @@ START_TEST(test_edit_roundtrip)
 	ck_assert_int_eq(lf_refs_edit(b, lb, "a:1", LF_MT_OCI_MANIFEST, &d2, 20, &c, &lc, NULL), 0);
 	ck_assert_int_eq(lf_refs_parse(c, lc, &refs, NULL), 0);
 	ck_assert_uint_eq(refs->n, 2);
-	ck_assert_str_eq(refs->refs[0].name, "b:2");
-	ck_assert_str_eq(refs->refs[0].media_type, LF_MT_DOCKER_MANIFEST);
-	ck_assert_str_eq(refs->refs[1].name, "a:1");
+	/* ... in its place. */
+	ck_assert_str_eq(refs->refs[0].name, "a:1");
+	ck_assert_str_eq(refs->refs[1].name, "b:2");
+	ck_assert_str_eq(refs->refs[1].media_type, LF_MT_DOCKER_MANIFEST);
 	ck_assert(lf_digest_eq(&lf_refs_find(refs, "a:1")->digest, &d2));
 	ck_assert_uint_eq(lf_refs_find(refs, "a:1")->size, 20);
 	ck_assert_ptr_null(lf_refs_find(refs, "c:3"));
@@ -138,6 +141,14 @@ START_TEST(test_store_refs)
 	lf_digest_parse(D1, &d1);
 	ck_assert_int_eq(lf_refs_set(s, "x:1", LF_MT_OCI_MANIFEST, &d1, 5, &err), 0);
 	ck_assert_int_eq(lf_refs_set(s, "y:1", LF_MT_OCI_MANIFEST, &d1, 5, &err), 0);
+	/* Setting what is already there does not rewrite index.json. */
+	{
+		struct stat a, b;
+		ck_assert_int_eq(fstatat(s->root_fd, "index.json", &a, 0), 0);
+		ck_assert_int_eq(lf_refs_set(s, "x:1", LF_MT_OCI_MANIFEST, &d1, 5, &err), 0);
+		ck_assert_int_eq(fstatat(s->root_fd, "index.json", &b, 0), 0);
+		ck_assert_uint_eq(a.st_ino, b.st_ino);
+	}
 	ck_assert_int_eq(lf_refs_remove(s, "x:1", &err), 0);
 	ck_assert_int_eq(lf_refs_remove(s, "x:1", &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no image 'x:1'"));

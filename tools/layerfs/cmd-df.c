@@ -56,7 +56,7 @@ static int print_json(const struct lf_df *df)
 
 static void print_table(const struct lf_df *df)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], d[32];
 	int w = (int)strlen("IMAGE");
 
 	for (size_t i = 0; i < df->n_images; i++)
@@ -77,7 +77,7 @@ static void print_table(const struct lf_df *df)
 	       lf_format_bytes(df->logical, a, sizeof(a)),
 	       lf_format_bytes(df->on_disk, b, sizeof(b)),
 	       lf_format_bytes(df->objects_bytes, c, sizeof(c)), df->n_objects,
-	       lf_format_bytes(df->metadata_bytes, a, sizeof(a)), ratio(df));
+	       lf_format_bytes(df->metadata_bytes, d, sizeof(d)), ratio(df));
 }
 
 LF_CMD(df)
