@@ -842,14 +842,16 @@ static int layer_error(struct lf_err *err, const struct lf_err *e2, const char *
 
 /*
  * A layer already in the store is not imported again. When it came from another blob (another
- * compression of it), the source's blob is still hashed, so a corrupt source is reported
- * whatever the store holds; re-importing the same image reads no layer at all.
+ * compression of it, or other bytes claiming its DiffID), the source's blob is still streamed
+ * and checked, so a corrupt source is reported whatever the store holds; re-importing the same
+ * image reads no layer at all.
  */
-static int verify_blob(struct plan *p, const struct layer_job *j, struct lf_err *err)
+static int verify_layer(struct plan *p, const struct layer_job *j, struct lf_err *err)
 {
+	_cleanup_free_ char *name = NULL;
 	_cleanup_close_ int fd = -1;
-	struct lf_digest got;
-	uint64_t size;
+	struct lf_layer_source ls;
+	struct lf_err e2 = {};
 	int r;
 
 	if (!j->verify)
@@ -857,23 +859,18 @@ static int verify_blob(struct plan *p, const struct layer_job *j, struct lf_err 
 	r = lf_imgsrc_open(p->src, j->path, &fd, err);
 	if (r < 0)
 		return r;
-	r = lf_sha256_fd(fd, &got, &size);
-	if (r < 0)
-		return lf_err_set(err, r, "'%s': %s: cannot read: %s", p->label, j->path,
-				  strerror(-r));
-	if (j->blob_size >= 0 && size != (uint64_t)j->blob_size)
-		return lf_err_set(err, -EILSEQ,
-				  "'%s': %s: the layer has %llu bytes, but the manifest says %lld",
-				  p->label, j->path, (unsigned long long)size,
-				  (long long)j->blob_size);
-	if (j->has_blob_digest && !lf_digest_eq(&got, &j->blob_digest)) {
-		char want[LF_DIGEST_STR_MAX], have[LF_DIGEST_STR_MAX];
-
-		return lf_err_set(err, -EILSEQ, "'%s': %s: the blob's digest is %s, not %s",
-				  p->label, j->path, lf_digest_format(&got, have),
-				  lf_digest_format(&j->blob_digest, want));
-	}
-	return 0;
+	name = lf_strdup_printf("%s: %s", p->label, j->path);
+	if (!name)
+		return -ENOMEM;
+	ls = (struct lf_layer_source){
+		.name = name,
+		.fd = fd,
+		.blob_digest = &j->blob_digest,
+		.blob_size = j->blob_size,
+		.diff_id = &j->diff_id,
+	};
+	r = lf_layer_verify(&ls, &e2);
+	return r < 0 ? layer_error(err, &e2, name, r) : 0;
 }
 
 static int import_layers(struct plan *p, const bool *exists, struct undo *u, struct lf_err *err)
@@ -889,7 +886,7 @@ static int import_layers(struct plan *p, const bool *exists, struct undo *u, str
 
 		/* Present before, or a duplicate of an earlier layer of this image. */
 		if (exists[i] || lf_layer_exists(p->store, &j->diff_id)) {
-			r = verify_blob(p, j, err);
+			r = verify_layer(p, j, err);
 			if (r < 0)
 				return r;
 			continue;

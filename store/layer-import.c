@@ -211,6 +211,37 @@ static int read_layer(struct lf_store *s, const struct lf_layer_source *src, int
 	return verify(src, res, err);
 }
 
+int lf_layer_verify(const struct lf_layer_source *src, struct lf_err *err)
+{
+	const char *name = src->name ? src->name : "layer";
+	_cleanup_(lf_lstream_freep) struct lf_lstream *st = NULL;
+	struct lf_err e = { { 0 } };
+	struct result res = { 0 };
+	int r;
+
+	r = lf_lstream_new(src->fd, src->blob_size, &st, &e);
+	if (r >= 0)
+		r = lf_lstream_drain(st, &e);
+	if (r < 0) {
+		/* As in read_layer: a wrong blob explains its damage better than the damage. */
+		if (st && lf_lstream_drain_raw(st) == 0) {
+			struct lf_layer_source raw_only = *src;
+			struct lf_err verr = { { 0 } };
+
+			raw_only.diff_id = NULL;
+			lf_lstream_result(st, &res.blob, &res.blob_size, &res.diff, &res.diff_size);
+			if (verify(&raw_only, &res, &verr) < 0)
+				e = verr;
+		}
+		return lf_err_set(err, r, "'%s': %s", name, lf_err_str(&e, r));
+	}
+	lf_lstream_result(st, &res.blob, &res.blob_size, &res.diff, &res.diff_size);
+	r = verify(src, &res, &e);
+	if (r < 0)
+		return lf_err_set(err, r, "'%s': %s", name, lf_err_str(&e, r));
+	return 0;
+}
+
 int lf_layer_import(struct lf_store *s, const struct lf_layer_source *src,
 		    struct lf_digest *ret_diff_id, struct lf_err *err)
 {

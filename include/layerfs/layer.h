@@ -38,6 +38,12 @@ int lf_layer_import(struct lf_store *s, const struct lf_layer_source *src,
 int lf_layer_import_dir(struct lf_store *s, const char *dir, struct lf_digest *ret_diff_id,
 			uint64_t *ret_size, struct lf_err *err);
 
+/*
+ * Checks a layer without importing it: streams src->fd through the decompressor and verifies
+ * blob size, blob digest and DiffID as lf_layer_import does. Nothing is written.
+ */
+int lf_layer_verify(const struct lf_layer_source *src, struct lf_err *err);
+
 /* Opens layers/<diffid-hex>/tree. */
 struct lf_tree;
 int lf_layer_open_tree(struct lf_store *s, const struct lf_digest *diff_id, struct lf_tree **ret);

@@ -43,6 +43,13 @@ images_has itest/cli:1 && fail "rmi did not remove itest/cli:1"
 images_has itest/other:2 || fail "rmi of one name removed the other name too"
 mount_and_compare itest/other:2 "$LF_TMP/ref"
 run_fails lf rmi itest/cli:1
+# Like podman: the last name of an image that containers use is not removed.
+run_fails lf rmi itest/other:2
+assert_contains "$LF_ERR" "used by container" "rmi of an image in use"
+images_has itest/other:2 || fail "a refused rmi removed the name"
+for c in $(lf ps --json | jq -r '.[].name'); do
+	run_ok lf rm "$c"
+done
 run_ok lf rmi itest/other:2
 images_has itest/other:2 && fail "rmi did not remove itest/other:2"
 mkdir -p "$LF_TMP/gone"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A mount that fails leaves no mount and no container behind: an image that does not exist, a
-# mountpoint that does not exist, a mountpoint that is a file, a non-empty mountpoint. The
+# mountpoint that does not exist, a mountpoint that is a file, a non-empty mountpoint (without
+# -o nonempty, as libfuse 2 and guestmount). The
 # error is one line naming what was wrong. Afterwards a good mount works.
 source "$(dirname "$0")/lib.sh"
 require_fuse
@@ -35,6 +36,14 @@ mkdir -p "$LF_TMP/full"
 printf 'occupied\n' >"$LF_TMP/full/something"
 check_failed_mount "non-empty mountpoint" itest/mf:1 "$LF_TMP/full" "$LF_TMP/full"
 assert_file_eq "$LF_TMP/full/something" occupied
+step "-o nonempty mounts over a non-empty directory, which shows again after umount"
+lf_mount itest/mf:1 "$LF_TMP/full" --name over -o nonempty
+assert_file_eq "$LF_TMP/full/etc/x" x
+[ ! -e "$LF_TMP/full/something" ] || fail "the mount over '$LF_TMP/full' shows what it hides"
+lf_umount "$LF_TMP/full"
+assert_file_eq "$LF_TMP/full/something" occupied
+run_ok lf rm over
+before=$(count_containers)
 
 step "a good mount still works"
 lf_mount itest/mf:1 "$LF_TMP/empty" --name good

@@ -6,6 +6,7 @@
  * only once the mount is up, or with the child's error. A new container lives in tmp/ until
  * the mount works, so a failed mount leaves neither a mount nor a container behind.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,18 +38,46 @@ struct mount_args {
 	bool read_only;
 	bool foreground;
 	bool debug;
+	bool nonempty; /* -o nonempty: mount over a directory that has entries */
 	char *fuse_options;
 };
 
-static int add_option(char **opts, const char *o)
+/* Appends one -o argument to a->fuse_options; "nonempty" is ours (libfuse 3 dropped it). */
+static int add_options(struct mount_args *a, const char *arg)
 {
-	char *n = *opts ? lf_strdup_printf("%s,%s", *opts, o) : strdup(o);
+	_cleanup_free_ char *copy = strdup(arg);
+	char *save = NULL;
 
-	if (!n)
+	if (!copy)
 		return -ENOMEM;
-	free(*opts);
-	*opts = n;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *n;
+
+		if (strcmp(o, "nonempty") == 0) {
+			a->nonempty = true;
+			continue;
+		}
+		n = a->fuse_options ? lf_strdup_printf("%s,%s", a->fuse_options, o) : strdup(o);
+		if (!n)
+			return -ENOMEM;
+		free(a->fuse_options);
+		a->fuse_options = n;
+	}
 	return 0;
+}
+
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!d)
+		return true; /* the mount itself will say what is wrong */
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
 }
 
 /* Finds or stages the container; *ret_new says it is staged and must be committed. */
@@ -261,7 +290,7 @@ LF_CMD(mount)
 			a.foreground = true;
 			break;
 		case 'o':
-			if (add_option(&a.fuse_options, optarg) < 0)
+			if (add_options(&a, optarg) < 0)
 				return LF_EXIT_FAILURE;
 			break;
 		case 'd':
@@ -297,6 +326,13 @@ LF_CMD(mount)
 	}
 	if (lf_fs_is_mounted(mp)) {
 		lf_log(LF_LOG_ERR, "'%s' is already a layerfs mount; unmount it first", mp);
+		free(a.fuse_options);
+		return LF_EXIT_FAILURE;
+	}
+	/* As libfuse 2 and guestmount: hiding what a directory holds takes -o nonempty. */
+	if (!a.nonempty && !dir_is_empty(mp)) {
+		lf_log(LF_LOG_ERR,
+		       "mountpoint '%s' is not empty (use -o nonempty to mount over it)", mp);
 		free(a.fuse_options);
 		return LF_EXIT_FAILURE;
 	}
