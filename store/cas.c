@@ -134,15 +134,26 @@ int lf_cas_writer_new_staged(struct lf_store *s, enum lf_cas_kind kind, int stag
 		r = lf_random_hex(hex);
 		if (r < 0)
 			goto fail;
+		char dotname[64];
+		snprintf(dotname, sizeof(dotname), ".new-obj-%s", hex);
 		snprintf(w->tmpname, sizeof(w->tmpname), "obj-%s", hex);
-		w->fd = openat(s->tmp_fd, w->tmpname,
+		w->fd = openat(s->tmp_fd, dotname,
 			       O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (w->fd < 0) {
 			r = -errno;
 			goto fail;
 		}
-		/* Held while we live, so a later lf_store_open() knows it is not stale. */
-		flock(w->fd, LOCK_EX);
+		/*
+		 * Locked before it gets a name clean_tmp() looks at, and held while we live,
+		 * so a later lf_store_open() knows it is not stale.
+		 */
+		if (flock(w->fd, LOCK_EX) < 0 ||
+		    renameat(s->tmp_fd, dotname, s->tmp_fd, w->tmpname) < 0) {
+			r = -errno;
+			close(w->fd);
+			unlinkat(s->tmp_fd, dotname, 0);
+			goto fail;
+		}
 	}
 	*ret = w;
 	return 0;

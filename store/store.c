@@ -223,21 +223,26 @@ int lf_store_meta_lock(struct lf_store *s, int *ret_fd)
 
 int lf_store_mkstage(struct lf_store *s, char **ret_name, int *ret_fd)
 {
-	char hex[33], name[64];
+	char hex[33], name[64], tmpname[64];
 	int fd, r;
 
 	r = lf_random_hex(hex);
 	if (r < 0)
 		return r;
+	/*
+	 * Made under a dot-name, which clean_tmp() skips, and renamed only once locked: a
+	 * concurrent lf_store_open() must never see an unlocked stage and take it for stale.
+	 */
+	snprintf(tmpname, sizeof(tmpname), ".new-%s", hex);
 	snprintf(name, sizeof(name), "stage-%s", hex);
-	if (mkdirat(s->tmp_fd, name, 0700) < 0)
+	if (mkdirat(s->tmp_fd, tmpname, 0700) < 0)
 		return -errno;
-	fd = openat(s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+	fd = openat(s->tmp_fd, tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || renameat(s->tmp_fd, tmpname, s->tmp_fd, name) < 0) {
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		unlinkat(s->tmp_fd, name, AT_REMOVEDIR);
+		unlinkat(s->tmp_fd, tmpname, AT_REMOVEDIR);
 		return r;
 	}
 	*ret_name = strdup(name);

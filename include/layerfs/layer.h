@@ -1,6 +1,7 @@
 /* Importing one layer: a tar stream (plain, gzip or zstd) or a directory into the store. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "layerfs/digest.h"
@@ -26,6 +27,16 @@ struct lf_layer_source {
  */
 int lf_layer_import(struct lf_store *s, const struct lf_layer_source *src,
 		    struct lf_digest *ret_diff_id, struct lf_err *err);
+
+/*
+ * Imports a directory as one layer (`layerfs import --rootfs DIR`): writes a deterministic pax
+ * tar of it (entries sorted bytewise, numeric owners, modes, mtimes with ns, xattrs, devices
+ * and hard links kept, symlinks never followed, sockets skipped) into staging, then imports
+ * that tar with lf_layer_import(), so the DiffID is the sha256 of a real tar. *ret_size
+ * (optional) is the tar's size in bytes.
+ */
+int lf_layer_import_dir(struct lf_store *s, const char *dir, struct lf_digest *ret_diff_id,
+			uint64_t *ret_size, struct lf_err *err);
 
 /* Opens layers/<diffid-hex>/tree. */
 struct lf_tree;

@@ -1,0 +1,202 @@
+/*
+ * Copy-up: a lower entry becomes an upper one before it is changed. The copy is built in
+ * work/ (data with holes, owner, mode, xattrs, times with ns) and renamed into the parent's
+ * upper directory only when complete, so the upper never holds half a file. Parents are
+ * copied up first. The node keeps its identity: open handles follow it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs/macro.h"
+#include "union.h"
+
+static bool xattr_settable(const struct lf_upper *up, mode_t type, const char *name)
+{
+	if (lf_upper_xattr_is_private(name))
+		return false;
+	if (up->privileged)
+		return true;
+	/* Unprivileged: only user.* on regular files and directories. */
+	return !strncmp(name, "user.", 5) && (type == S_IFREG || type == S_IFDIR);
+}
+
+/* Sets the lower inode's xattrs on work/<tmp> (by path, so symlinks work too). */
+static int copy_xattrs(struct lf_union *u, uint32_t ino, mode_t type, const char *tmp)
+{
+	uint32_t n = lf_tree_xattr_count(u->lower->tree, ino);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", u->upper.work_fd, tmp);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name;
+		const void *v;
+		size_t len;
+		int r = lf_tree_xattr(u->lower->tree, ino, i, &name, &v, &len);
+		if (r < 0)
+			return r;
+		if (!xattr_settable(&u->upper, type, name))
+			continue;
+		if (lsetxattr(path, name, v, len, 0) < 0 && errno != ENOTSUP && errno != EPERM)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Builds the copy of lower inode ino as work/<tmp>; returns an fd on it (O_PATH except for
+ * directories and regular files). */
+static int build_copy(struct lf_union *u, struct lf_node *n, bool with_data, const char *tmp,
+		      int *ret_fd)
+{
+	struct lf_upper *up = &u->upper;
+	struct timespec ts[2];
+	const char *target;
+	struct stat st;
+	char v[16];
+	size_t len;
+	int fd = -1, src = -1, r;
+
+	r = lf_lower_stat(u->lower, n->lower, &st);
+	if (r < 0)
+		return r;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		fd = openat(up->work_fd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		if (with_data && st.st_size > 0) {
+			r = lf_lower_open_data(u->lower, n->lower, &src);
+			if (r == 0 && src >= 0) {
+				r = lf_upper_copy_data(src, fd, st.st_size);
+				close(src);
+			}
+			if (r < 0)
+				goto fail;
+		}
+		break;
+	case S_IFDIR:
+		if (mkdirat(up->work_fd, tmp, 0700) < 0)
+			return -errno;
+		fd = openat(up->work_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		break;
+	case S_IFLNK:
+		r = lf_tree_readlink(u->lower->tree, n->lower, &target, &len);
+		if (r < 0)
+			return r;
+		if (symlinkat(target, up->work_fd, tmp) < 0)
+			return -errno;
+		fd = openat(up->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		/* Device nodes need CAP_MKNOD: an unprivileged mount cannot copy them up. */
+		if (mknodat(up->work_fd, tmp, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0)
+			return -errno;
+		fd = openat(up->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		break;
+	default:
+		return -EIO;
+	}
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = copy_xattrs(u, n->lower, st.st_mode & S_IFMT, tmp);
+	if (r < 0)
+		goto fail;
+	/* The origin keeps st_ino across copy-up; a hard-linked lower file has no single one. */
+	if (st.st_nlink == 1 && !S_ISDIR(st.st_mode) &&
+	    xattr_settable(up, st.st_mode & S_IFMT, "user.x")) {
+		char path[64];
+		int k = snprintf(v, sizeof(v), "%u", n->lower);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", up->work_fd, tmp);
+		if (lsetxattr(path, up->origin_xattr, v, k, 0) == 0)
+			n->origin = n->lower;
+		else
+			n->origin = LF_TREE_NONE;
+	} else if (!S_ISDIR(st.st_mode)) {
+		n->origin = LF_TREE_NONE;
+	}
+	r = lf_upper_set_owner_mode(up, fd, st.st_mode & S_IFMT, st.st_uid, st.st_gid, st.st_mode);
+	if (r < 0)
+		goto fail;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (utimensat(up->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*ret_fd = fd;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	lf_upper_drop_tmp(up, tmp);
+	return r;
+}
+
+void lf_upper_drop_tmp(const struct lf_upper *up, const char *tmp)
+{
+	if (unlinkat(up->work_fd, tmp, 0) < 0 && errno == EISDIR)
+		unlinkat(up->work_fd, tmp, AT_REMOVEDIR);
+}
+
+int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data)
+{
+	struct lf_node *parent = n->parent;
+	char tmp[40];
+	struct stat st;
+	int fd = -1, r;
+
+	if (n->upper_fd >= 0)
+		return 0;
+	if (u->read_only)
+		return -EROFS;
+	if (!parent || n->lower == LF_TREE_NONE)
+		return -ENOENT; /* unlinked while open */
+	r = lf_union_copyup_locked(u, parent, true);
+	if (r < 0)
+		return r;
+	lf_upper_tmpname(tmp);
+	r = build_copy(u, n, with_data, tmp, &fd);
+	if (r < 0)
+		return r;
+	if (renameat2(u->upper.work_fd, tmp, parent->upper_fd, n->name, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		close(fd);
+		lf_upper_drop_tmp(&u->upper, tmp);
+		return r;
+	}
+	if (n->type != S_IFDIR && n->type != S_IFREG) {
+		/* already O_PATH */
+	} else if (n->type == S_IFREG) {
+		int pfd = openat(parent->upper_fd, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		close(fd);
+		fd = pfd;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	lf_node_unhash_lower(u, n);
+	n->udev = st.st_dev;
+	n->uino = st.st_ino;
+	n->lower_shared = false;
+	if (n->type != S_IFDIR)
+		n->lower = LF_TREE_NONE;
+	__atomic_store_n(&n->upper_fd, fd, __ATOMIC_RELEASE);
+	lf_node_hash_upper(u, n);
+	return 0;
+}
