@@ -110,9 +110,9 @@ static int build_copy(struct lf_union *u, struct lf_node *n, bool with_data, con
 	r = copy_xattrs(u, n->lower, st.st_mode & S_IFMT, tmp);
 	if (r < 0)
 		goto fail;
-	/* The origin keeps st_ino across copy-up; a hard-linked lower file has no single one. */
-	if (st.st_nlink == 1 && !S_ISDIR(st.st_mode) &&
-	    xattr_settable(up, st.st_mode & S_IFMT, "user.x")) {
+	/* The origin keeps st_ino across copy-up; every name of a hard-link group is linked to
+	 * this one copy (link_group), so it stands for the whole group. */
+	if (!S_ISDIR(st.st_mode) && xattr_settable(up, st.st_mode & S_IFMT, "user.x")) {
 		char path[64];
 		int k = snprintf(v, sizeof(v), "%u", n->lower);
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", up->work_fd, tmp);
@@ -147,8 +147,166 @@ void lf_upper_drop_tmp(const struct lf_upper *up, const char *tmp)
 		unlinkat(up->work_fd, tmp, AT_REMOVEDIR);
 }
 
+/* Copy-up is not a change users see: the upper directory that receives a copy keeps its
+ * times, as kernel overlayfs does. */
+static void save_times(int dirfd, struct timespec ts[2])
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0) {
+		ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
+		return;
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+}
+
+static uint32_t lower_nlink(struct lf_union *u, uint32_t ino)
+{
+	struct lf_tree_stat ts;
+
+	return lf_tree_stat(u->lower->tree, ino, &ts) < 0 ? 0 : ts.nlink;
+}
+
+static void restore_times(int dirfd, const struct timespec ts[2])
+{
+	(void)futimens(dirfd, ts);
+}
+
+/*
+ * The node of lower directory dir at its place in the union, referenced; NULL when the union
+ * no longer shows it there (removed, replaced, or under an opaque directory).
+ */
+static int lower_dir_node(struct lf_union *u, uint32_t dir, struct lf_node **ret)
+{
+	_cleanup_free_ uint32_t *chain = NULL;
+	size_t depth = 0, cap = 0;
+	struct lf_node *cur = u->root;
+
+	for (uint32_t d = dir; d != LF_TREE_ROOT;) {
+		const struct lf_lower_name *up = lf_lower_dir_up(u->lower, d);
+		if (!up || up->dir == LF_TREE_NONE)
+			return -EIO;
+		if (depth == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(chain, ncap * sizeof(*chain));
+			if (!p)
+				return -ENOMEM;
+			chain = p;
+			cap = ncap;
+		}
+		chain[depth++] = d;
+		d = up->dir;
+	}
+	lf_node_ref_locked(cur);
+	while (depth-- > 0) {
+		const struct lf_lower_name *up = lf_lower_dir_up(u->lower, chain[depth]);
+		struct lf_resolved res;
+		struct lf_node *next;
+		struct stat ust;
+		const char *name;
+		uint32_t ino;
+		size_t len;
+		int r = lf_tree_dir_entry(u->lower->tree, up->dir, up->idx, &name, &len, &ino);
+		if (r == 0)
+			r = lf_union_resolve_name(u, cur, name, &res, &ust);
+		if (r == 0 && (!res.visible || res.lower != chain[depth]))
+			r = -ENOENT;
+		if (r == 0)
+			r = lf_union_node_get(u, cur, name, &res, &ust, &next);
+		if (r < 0) {
+			lf_node_unref_locked(u, cur);
+			return r == -ENOENT ? 0 : r;
+		}
+		lf_node_ref_locked(next);
+		lf_node_unref_locked(u, cur);
+		cur = next;
+	}
+	*ret = cur;
+	return 1;
+}
+
+/* A node that showed another name of n's lower inode now shows n's upper file there. */
+static void adopt_link(struct lf_union *u, struct lf_node *n, struct lf_node *other)
+{
+	int fd = openat(other->parent->upper_fd, other->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return; /* it keeps reading the lower bytes until forgotten */
+	lf_node_unhash_lower(u, other);
+	other->udev = n->udev;
+	other->uino = n->uino;
+	other->origin = n->origin;
+	other->lower_shared = false;
+	other->lower = LF_TREE_NONE;
+	/* Not hashed: n holds the key, and lookups of any name of the group find n. */
+	__atomic_store_n(&other->upper_fd, fd, __ATOMIC_RELEASE);
+}
+
+/*
+ * After n, a name of lower inode ino with more links, was copied up: every other name of the
+ * group that still shows ino becomes a hard link to the same upper file, so a change through
+ * one name is seen through all, as on the image's own filesystem.
+ */
+static int link_group(struct lf_union *u, struct lf_node *n, uint32_t ino)
+{
+	const struct lf_lower_name *names;
+	char path[32];
+	size_t count;
+	int r;
+
+	r = lf_lower_names(u->lower, ino, &names, &count);
+	if (r < 0)
+		return r;
+	lf_upper_fdpath(n->upper_fd, path);
+	for (size_t i = 0; i < count; i++) {
+		struct timespec ts[2];
+		struct lf_resolved res;
+		struct lf_node *dir, *other;
+		struct stat ust;
+		const char *name;
+		uint32_t e;
+		size_t len;
+
+		r = lf_tree_dir_entry(u->lower->tree, names[i].dir, names[i].idx, &name, &len, &e);
+		if (r < 0)
+			return r;
+		r = lower_dir_node(u, names[i].dir, &dir);
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (dir == n->parent && !strcmp(name, n->name))
+			r = -EEXIST; /* n itself */
+		else
+			r = lf_union_resolve_name(u, dir, name, &res, &ust);
+		if (r == 0 && (!res.visible || res.has_upper || res.lower != ino))
+			r = -EEXIST; /* that name was changed since */
+		if (r == 0)
+			r = lf_union_copyup_locked(u, dir, true);
+		if (r == 0) {
+			save_times(dir->upper_fd, ts);
+			if (linkat(AT_FDCWD, path, dir->upper_fd, name, AT_SYMLINK_FOLLOW) < 0)
+				r = -errno;
+			restore_times(dir->upper_fd, ts);
+		}
+		if (r == 0) {
+			other = lf_node_find_lower(u, ino, dir, name);
+			if (other && other->upper_fd < 0 && other->parent == dir)
+				adopt_link(u, n, other);
+		}
+		lf_node_unref_locked(u, dir);
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	return 0;
+}
+
 int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data)
 {
+	struct timespec pts[2];
+	uint32_t lower = n->lower;
 	struct lf_node *parent = n->parent;
 	char tmp[40];
 	struct stat st;
@@ -167,12 +325,14 @@ int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data
 	r = build_copy(u, n, with_data, tmp, &fd);
 	if (r < 0)
 		return r;
+	save_times(parent->upper_fd, pts);
 	if (renameat2(u->upper.work_fd, tmp, parent->upper_fd, n->name, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		close(fd);
 		lf_upper_drop_tmp(&u->upper, tmp);
 		return r;
 	}
+	restore_times(parent->upper_fd, pts);
 	if (n->type != S_IFDIR && n->type != S_IFREG) {
 		/* already O_PATH */
 	} else if (n->type == S_IFREG) {
@@ -198,5 +358,7 @@ int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data
 		n->lower = LF_TREE_NONE;
 	__atomic_store_n(&n->upper_fd, fd, __ATOMIC_RELEASE);
 	lf_node_hash_upper(u, n);
+	if (n->type != S_IFDIR && st.st_nlink == 1 && lower_nlink(u, lower) > 1)
+		return link_group(u, n, lower);
 	return 0;
 }

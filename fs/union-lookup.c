@@ -21,6 +21,8 @@
 
 /* ---- the union object ---- */
 
+/* Returns 1 when the upper holds nothing yet and the mount is read-only: the root is then the
+ * lower root, metadata and all. */
 static int init_root_metadata(struct lf_union *u)
 {
 	struct lf_upper *up = &u->upper;
@@ -32,7 +34,7 @@ static int init_root_metadata(struct lf_union *u)
 	if (fgetxattr(up->dir_fd, up->origin_xattr, v, sizeof(v)) >= 0)
 		return 0;
 	if (u->read_only)
-		return 0;
+		return 1;
 	r = lf_lower_stat(u->lower, LF_TREE_ROOT, &st);
 	if (r < 0)
 		return r;
@@ -75,18 +77,20 @@ int lf_union_new(struct lf_lower *lower, int upper_fd, int work_fd, bool read_on
 	r = init_root_metadata(u);
 	if (r < 0)
 		goto fail;
-	u->root->upper_fd = fcntl(upper_fd, F_DUPFD_CLOEXEC, 3);
-	if (u->root->upper_fd < 0) {
-		r = -errno;
-		goto fail;
-	}
 	u->root->type = S_IFDIR;
 	u->root->lower = LF_TREE_ROOT;
 	u->root->origin = LF_TREE_ROOT;
-	u->root->udev = st.st_dev;
-	u->root->uino = st.st_ino;
 	u->root->nlookup = 1;
-	lf_node_hash_upper(u, u->root);
+	if (r == 0) {
+		u->root->upper_fd = fcntl(upper_fd, F_DUPFD_CLOEXEC, 3);
+		if (u->root->upper_fd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		u->root->udev = st.st_dev;
+		u->root->uino = st.st_ino;
+		lf_node_hash_upper(u, u->root);
+	}
 	*ret = u;
 	return 0;
 fail:

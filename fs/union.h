@@ -34,9 +34,19 @@ struct lf_store;
 
 /* ---- lower-tree.c: the image's merged tree and its objects ---- */
 
+/* One name of a lower inode: entry idx of directory dir. */
+struct lf_lower_name {
+	uint32_t ino, dir, idx;
+};
+
 struct lf_lower {
 	struct lf_tree *tree;
 	int objects_fd; /* objects/ of the store, owned */
+
+	/* Built on first use by lf_lower_names() (under the union's lock), NULL until then. */
+	struct lf_lower_name *dir_up; /* per inode: for a directory, its own name in its parent */
+	struct lf_lower_name *links; /* every name of a multiply-linked inode, sorted by ino */
+	size_t n_links;
 };
 
 /* Takes a reference on tree and dups objects_fd. */
@@ -48,6 +58,15 @@ mode_t lf_lower_mode(const struct lf_lower *l, uint32_t ino);
 int lf_lower_lookup(const struct lf_lower *l, uint32_t dir, const char *name, uint32_t *ret_ino);
 /* Opens the object with the file's bytes; *ret_fd is -1 for an empty file without one. */
 int lf_lower_open_data(const struct lf_lower *l, uint32_t ino, int *ret_fd);
+/*
+ * Every name of a multiply-linked non-directory ino (*ret points into l; *ret_n is 0 for an
+ * inode with one name). The first call walks the whole tree once to build the table, so it
+ * is not thread-safe: the union calls it under its lock.
+ */
+int lf_lower_names(struct lf_lower *l, uint32_t ino, const struct lf_lower_name **ret,
+		   size_t *ret_n);
+/* The name of directory dir in its parent (dir_up of the table above; ino == dir). */
+const struct lf_lower_name *lf_lower_dir_up(const struct lf_lower *l, uint32_t dir);
 
 /* ---- upper.c: the upper directory's on-disk conventions ---- */
 

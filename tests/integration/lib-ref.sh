@@ -39,10 +39,15 @@ ref_apply_layer() {
 	for n in "${whiteouts[@]}"; do
 		rm -rf --one-file-system "${root:?}/$n"
 	done
-	# A non-directory replaces a directory (and the reverse) as a whole.
-	local i
+	# A non-directory replaces a directory (and the reverse) as a whole. A directory over a
+	# directory merges its contents but shows only its own metadata, xattrs included (GNU tar
+	# would add the layer's xattrs to those already there).
+	local i merged=()
 	for i in "${!entries[@]}"; do
 		n=${entries[i]}
+		if [ "${types[i]}" = d ] && [ -d "$root/$n" ] && ! [ -L "$root/$n" ]; then
+			merged+=("$root/$n")
+		fi
 		[ -n "$n" ] || continue
 		if [ "${types[i]}" != d ] && [ -d "$root/$n" ] && ! [ -L "$root/$n" ]; then
 			rm -rf --one-file-system "${root:?}/$n"
@@ -50,6 +55,15 @@ ref_apply_layer() {
 			rm -f "$root/$n"
 		fi
 	done
+	if [ ${#merged[@]} -gt 0 ]; then
+		python3 - "${merged[@]}" <<'PY'
+import os, sys
+for d in sys.argv[1:]:
+    for x in os.listxattr(d, follow_symlinks=False):
+        if not x.startswith("system."):
+            os.removexattr(d, x, follow_symlinks=False)
+PY
+	fi
 	tar -C "$root" "${LF_TAR_EXTRACT[@]}" --exclude='.wh.*' -xf "$tar"
 }
 
