@@ -86,7 +86,7 @@ static void lf_op_init(void *userdata, struct fuse_conn_info *conn)
 	unsigned want[] = { FUSE_CAP_SPLICE_WRITE,   FUSE_CAP_SPLICE_MOVE,
 			    FUSE_CAP_SPLICE_READ,    FUSE_CAP_CACHE_SYMLINKS,
 			    FUSE_CAP_READDIRPLUS,    FUSE_CAP_READDIRPLUS_AUTO,
-			    FUSE_CAP_PARALLEL_DIROPS };
+			    FUSE_CAP_PARALLEL_DIROPS, FUSE_CAP_POSIX_ACL };
 
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
 		if (conn->capable & want[i])

@@ -37,3 +37,6 @@ int lf_random_hex(char out[33]);
 
 /* True when s is a single safe path component: not empty, not "." or "..", no '/'. */
 bool lf_name_is_valid(const char *s, size_t len);
+
+/* Parses a whole decimal int in [0, INT_MAX]; -EINVAL for anything else. */
+int lf_parse_int(const char *s, int *ret);

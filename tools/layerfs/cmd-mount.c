@@ -5,6 +5,11 @@
  * work happens in a child that becomes the daemon; the parent waits on a pipe and exits 0
  * only once the mount is up, or with the child's error. A new container lives in tmp/ until
  * the mount works, so a failed mount leaves neither a mount nor a container behind.
+ *
+ * --fuse-fd N serves a mount that the caller already made at MNT with the /dev/fuse fd N it
+ * passed down (fsrun does this inside a user namespace, so that the kernel reads the ids the
+ * daemon answers in that namespace). MNT is then only recorded: it may exist only in the
+ * caller's mount namespace.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +44,7 @@ struct mount_args {
 	bool foreground;
 	bool debug;
 	bool nonempty; /* -o nonempty: mount over a directory that has entries */
+	int fuse_fd; /* --fuse-fd, or -1 */
 	char *fuse_options;
 };
 
@@ -200,8 +206,11 @@ static int serve(const struct lf_cli *cli, const struct mount_args *a, int ready
 		lf_log_errno(LF_LOG_ERR, r, "container '%s' is damaged", c->name);
 		goto fail;
 	}
+	char fdpath[32];
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", a->fuse_fd);
 	struct lf_fs_options o = {
-		.mountpoint = a->mountpoint,
+		/* libfuse takes "/dev/fd/N" as "already mounted on fd N". */
+		.mountpoint = a->fuse_fd >= 0 ? fdpath : a->mountpoint,
 		.read_only = a->read_only,
 		.fuse_options = a->fuse_options,
 		.debug = a->debug,
@@ -268,10 +277,11 @@ LF_CMD(mount)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "options", required_argument, NULL, 'o' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "fuse-fd", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct mount_args a = {};
+	struct mount_args a = { .fuse_fd = -1 };
 	_cleanup_free_ char *mp = NULL;
 	struct stat st;
 	int c, r, pipefd[2], status;
@@ -296,6 +306,15 @@ LF_CMD(mount)
 		case 'd':
 			a.debug = a.foreground = true;
 			break;
+		case 'F':
+			r = lf_parse_int(optarg, &a.fuse_fd);
+			if (r < 0 || a.fuse_fd < 3 || fcntl(a.fuse_fd, F_GETFD) < 0) {
+				lf_log(LF_LOG_ERR, "--fuse-fd '%s' is not an open file descriptor",
+				       optarg);
+				free(a.fuse_options);
+				return LF_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			printf("usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [-f] "
 			       "[-o FUSE_OPTIONS]\n");
@@ -318,19 +337,29 @@ LF_CMD(mount)
 		free(a.fuse_options);
 		return LF_EXIT_USAGE;
 	}
-	r = lf_fs_canonical_path(argv[optind + 1], &mp);
-	if (r < 0 || stat(mp, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (a.fuse_fd >= 0) {
+		/* The caller mounted it, maybe in another mount namespace. */
+		mp = strdup(argv[optind + 1]);
+		if (!mp)
+			return LF_EXIT_FAILURE;
+		a.mountpoint = mp;
+	} else {
+		r = lf_fs_canonical_path(argv[optind + 1], &mp);
+	}
+	if (a.fuse_fd >= 0) {
+		/* nothing to check */
+	} else if (r < 0 || stat(mp, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		lf_log(LF_LOG_ERR, "mountpoint '%s' is not a directory", argv[optind + 1]);
 		free(a.fuse_options);
 		return LF_EXIT_FAILURE;
 	}
-	if (lf_fs_is_mounted(mp)) {
+	if (a.fuse_fd < 0 && lf_fs_is_mounted(mp)) {
 		lf_log(LF_LOG_ERR, "'%s' is already a layerfs mount; unmount it first", mp);
 		free(a.fuse_options);
 		return LF_EXIT_FAILURE;
 	}
 	/* As libfuse 2 and guestmount: hiding what a directory holds takes -o nonempty. */
-	if (!a.nonempty && !dir_is_empty(mp)) {
+	if (a.fuse_fd < 0 && !a.nonempty && !dir_is_empty(mp)) {
 		lf_log(LF_LOG_ERR,
 		       "mountpoint '%s' is not empty (use -o nonempty to mount over it)", mp);
 		free(a.fuse_options);

@@ -1,0 +1,137 @@
+/*
+ * fsrun: runs an image's process in new namespaces on a layerfs root (DESIGN.md §6).
+ *
+ * main.c parses the command line and drives the sequence from the host side: it resolves the
+ * image, starts the container's init with clone(), writes its id maps, hands the /dev/fuse fd
+ * that init mounted inside the namespaces to a layerfs daemon that stays outside them, and
+ * waits. sandbox.c is what init does to build the root; init.c is pid 1 and the payload's
+ * last steps before execve; config.c turns an image config plus options into the process to
+ * run; passwd.c reads users and groups inside the root.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit statuses of fsrun's own failures, as docker and podman use them. */
+enum {
+	FSRUN_EXIT_ERROR = 125, /* fsrun itself failed */
+	FSRUN_EXIT_CANNOT_EXEC = 126, /* the command exists but cannot be executed */
+	FSRUN_EXIT_NOT_FOUND = 127, /* the command does not exist */
+};
+
+enum fsrun_ids {
+	FSRUN_IDS_ROOTLESS, /* a user namespace mapping the caller to 0 */
+	FSRUN_IDS_PRIVATE, /* root: a user namespace over a private range of 65536 ids */
+	FSRUN_IDS_HOST, /* root: no user namespace (--userns=host) */
+};
+
+struct fsrun_mount {
+	char *src; /* host path; NULL for a tmpfs */
+	char *dst; /* path inside the root */
+	bool ro;
+};
+
+struct fsrun_opts {
+	const char *store;
+	const char *image; /* NULL with --root */
+	const char *root; /* --root DIR */
+	const char *name; /* --name, or NULL for a container removed afterwards */
+	bool rm;
+	bool read_only;
+	bool tty;
+	bool entrypoint_set;
+	const char *entrypoint;
+	char **cmd; /* what follows the image, NULL-terminated (may be empty) */
+	char **env; /* -e and --env-file entries in order: "K=V" or "K" */
+	size_t n_env;
+	const char *workdir;
+	const char *user;
+	const char *hostname;
+	bool net_none;
+	enum fsrun_ids ids;
+	struct fsrun_mount *mounts;
+	size_t n_mounts;
+	uint64_t caps; /* capabilities of a root-mode payload */
+	int preserve_fds;
+};
+
+/* The process to run, before its user is resolved inside the root. */
+struct fsrun_proc {
+	char **argv; /* NULL-terminated */
+	char **env; /* NULL-terminated "K=V" */
+	char *cwd; /* absolute, inside the root */
+	char *user; /* "uid[:gid]" or "name[:group]", or NULL for 0:0 */
+};
+
+/* ---- config.c ---- */
+
+/*
+ * Builds the process from an image config (JSON text, may be NULL for --root) and the
+ * options: Entrypoint + Cmd (replaced by the options as docker does), Env then -e entries,
+ * WorkingDir or -w, User or -u. -EINVAL with a message on stderr for a bad config.
+ */
+int fsrun_proc_build(const char *config_json, const struct fsrun_opts *o, struct fsrun_proc *ret);
+void fsrun_proc_done(struct fsrun_proc *p);
+/* Appends the K=V lines of an env file (# comments, blank lines skipped) to o->env. */
+int fsrun_env_file_load(struct fsrun_opts *o, const char *path);
+/* Adds PATH and HOME when they are missing (HOME is home, or "/"). */
+int fsrun_env_defaults(char ***env, const char *home);
+
+/* ---- passwd.c: users and groups of the image, read inside its root ---- */
+
+struct fsrun_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64]; /* supplementary groups from the image's /etc/group */
+	size_t n_groups;
+	char home[256]; /* "" when unknown */
+};
+
+/*
+ * Resolves "uid", "uid:gid", "name", "name:group" (NULL means root) against etc/passwd and
+ * etc/group under rootfd, resolved with RESOLVE_IN_ROOT so that symlinks in the image cannot
+ * reach the host's files. A numeric uid needs no passwd entry. -ENOENT for an unknown name.
+ */
+int fsrun_user_resolve(int rootfd, const char *spec, struct fsrun_user *ret);
+
+/* ---- sandbox.c: what the container's init does before the payload runs ---- */
+
+struct fsrun_sandbox {
+	const struct fsrun_opts *o;
+	const char *root; /* the new root on the host: the layerfs mount point or --root DIR */
+	const char *gen_dir; /* host directory with hosts, hostname, resolv.conf to bind */
+	const char *hostname;
+	bool rootless; /* in a user namespace with only one id: no mknod, no chown */
+};
+
+/* Builds /dev, /proc, /sys, /tmp, the generated /etc files and the binds under sb->root,
+ * then pivots into it. Returns 0 or -errno, having printed why. */
+int fsrun_sandbox_enter(const struct fsrun_sandbox *sb);
+/* Brings the loopback interface up (in a new network namespace). */
+int fsrun_loopback_up(void);
+
+/* ---- init.c ---- */
+
+struct fsrun_payload {
+	const struct fsrun_proc *proc;
+	const struct fsrun_opts *o;
+	bool rootless;
+};
+
+/*
+ * Runs as pid 1 of the container: forks the payload (pid 2), reaps every child, forwards
+ * every signal but SIGCHLD to the payload, and returns the status fsrun exits with: the
+ * payload's exit code or 128 + the signal that killed it.
+ */
+int fsrun_init_run(const struct fsrun_payload *p);
+
+/* ---- helpers shared by the files above ---- */
+
+/* Prints "fsrun: <msg>" (and ": strerror(-r)" when r < 0) on stderr; returns r. */
+int fsrun_err(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: path is resolved as if rootfd were
+ * "/", whatever symlinks and ".." it holds. Returns an fd or -errno. */
+int fsrun_open_in_root(int rootfd, const char *path, int flags, mode_t mode);

@@ -1,0 +1,810 @@
+/*
+ * fsrun [OPTIONS] IMAGE [--] [CMD [ARG...]]
+ * fsrun [OPTIONS] --root DIR [--] CMD...
+ *
+ * The host side of a run, step by step:
+ *   1. pre-flight: refuse to run setuid; resolve the image and its config in the store;
+ *   2. clone() the container's init into new user (unless --userns=host), mount, pid, uts,
+ *      ipc (and, with --net=none, net) namespaces, and write its id maps;
+ *   3. init opens /dev/fuse and mounts it inside the namespaces (so the kernel reads the ids
+ *      the daemon answers in the container's user namespace) and sends the fd back;
+ *   4. a layerfs daemon is started here, outside every namespace of the container, to serve
+ *      that fd: nothing inside can signal or ptrace it, and it keeps its access to the store;
+ *   5. init builds the rest of the root and runs the payload (sandbox.c, init.c) while this
+ *      process forwards signals to it; its exit status becomes fsrun's;
+ *   6. when the last process of the container is gone its mount namespace goes, the FUSE
+ *      connection ends and the daemon exits; a temporary container is then removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layerfs/container.h"
+#include "layerfs/image.h"
+#include "layerfs/macro.h"
+#include "layerfs/store.h"
+#include "layerfs/util.h"
+#include "fsrun.h"
+#include "security.h"
+
+#define PRIVATE_IDS 65536
+
+static const char usage[] =
+	"usage: fsrun [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
+	"       fsrun [OPTIONS] --root DIR [--] CMD [ARG...]\n"
+	"options:\n"
+	"  --store DIR            the layerfs store (default: $LAYERFS_STORE, else layerfs')\n"
+	"  --name NAME            keep the container as NAME (reused when it exists)\n"
+	"  --rm                   remove the container afterwards, also with --name\n"
+	"  --read-only            no writable upper: the root is read-only\n"
+	"  --entrypoint CMD       run CMD instead of the image's Entrypoint (drops its Cmd)\n"
+	"  -e, --env K[=V]        set an environment variable (K alone: take fsrun's)\n"
+	"  --env-file FILE        K=V lines\n"
+	"  -w, --workdir DIR      working directory inside the container\n"
+	"  -u, --user U[:G]       uid or name (from the image's /etc/passwd), group likewise\n"
+	"  --hostname NAME        hostname (default: the container's name)\n"
+	"  --net none|host        none: a network namespace with only loopback (default host)\n"
+	"  -v, --bind SRC:DST[:ro] bind a host path into the container\n"
+	"  --tmpfs DST            mount a tmpfs at DST\n"
+	"  --userns host          (root) run without a user namespace, as the host's root\n"
+	"  --cap-add CAP, --cap-drop CAP   (root) change the default capability set\n"
+	"  --preserve-fds N       pass fds 3..3+N-1 on to the command\n";
+
+struct run {
+	struct fsrun_opts o;
+	struct fsrun_proc proc;
+	char *store_path;
+	char *name; /* the container's name (generated when temporary) */
+	bool temporary;
+	char tmpdir[512]; /* fsrun-XXXXXX: root/, hosts, hostname, resolv.conf */
+	char rootdir[600];
+	uid_t uid; /* the caller */
+	gid_t gid;
+	uid_t id_base; /* first host id of a private range */
+	pid_t child;
+	int sock; /* to the child */
+};
+
+/* ---- option parsing ---- */
+
+static int add_mount(struct fsrun_opts *o, const char *spec, bool tmpfs)
+{
+	struct fsrun_mount m = {};
+	struct fsrun_mount *nv;
+	char *copy = strdup(spec), *colon;
+
+	if (!copy)
+		return -ENOMEM;
+	if (tmpfs) {
+		m.dst = copy;
+	} else {
+		colon = strchr(copy, ':');
+		if (!colon || colon == copy || !colon[1]) {
+			free(copy);
+			return fsrun_err(-EINVAL, "--bind '%s': use SRC:DST[:ro]", spec);
+		}
+		*colon = 0;
+		m.src = copy;
+		m.dst = colon + 1;
+		colon = strchr(m.dst, ':');
+		if (colon) {
+			*colon = 0;
+			if (strcmp(colon + 1, "ro") == 0)
+				m.ro = true;
+			else if (strcmp(colon + 1, "rw") != 0) {
+				free(copy);
+				return fsrun_err(-EINVAL, "--bind '%s': the mode is ro or rw",
+						 spec);
+			}
+		}
+	}
+	if (m.dst[0] != '/') {
+		free(copy);
+		return fsrun_err(-EINVAL, "mount target '%s' is not an absolute path", m.dst);
+	}
+	nv = realloc(o->mounts, (o->n_mounts + 1) * sizeof(*nv));
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	o->mounts = nv;
+	o->mounts[o->n_mounts++] = m;
+	return 0;
+}
+
+static int add_env(struct fsrun_opts *o, const char *kv)
+{
+	char **nv = realloc(o->env, (o->n_env + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	o->env = nv;
+	o->env[o->n_env] = strdup(kv);
+	if (!o->env[o->n_env])
+		return -ENOMEM;
+	o->n_env++;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct fsrun_opts *o)
+{
+	enum {
+		OPT_STORE = 0x100,
+		OPT_NAME,
+		OPT_RM,
+		OPT_RO,
+		OPT_ENTRYPOINT,
+		OPT_ENV_FILE,
+		OPT_HOSTNAME,
+		OPT_NET,
+		OPT_TMPFS,
+		OPT_USERNS,
+		OPT_CAP_ADD,
+		OPT_CAP_DROP,
+		OPT_PRESERVE,
+		OPT_ROOT,
+	};
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "rm", no_argument, NULL, OPT_RM },
+		{ "read-only", no_argument, NULL, OPT_RO },
+		{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+		{ "env", required_argument, NULL, 'e' },
+		{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "network", required_argument, NULL, OPT_NET },
+		{ "bind", required_argument, NULL, 'v' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
+		{ "userns", required_argument, NULL, OPT_USERNS },
+		{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
+		{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },
+		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *cap_add = NULL, *cap_drop = NULL;
+	int c, r = 0;
+
+	o->ids = geteuid() == 0 ? FSRUN_IDS_PRIVATE : FSRUN_IDS_ROOTLESS;
+	o->caps = fsrun_caps_default();
+	/* "+": options end at the image (or, with --root, at the command). */
+	while (r == 0 && (c = getopt_long(argc, argv, "+e:w:u:v:ith", opts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_STORE:
+			o->store = optarg;
+			break;
+		case OPT_NAME:
+			if (!lf_container_name_is_valid(optarg))
+				r = fsrun_err(-EINVAL, "invalid container name '%s'", optarg);
+			o->name = optarg;
+			break;
+		case OPT_RM:
+			o->rm = true;
+			break;
+		case OPT_RO:
+			o->read_only = true;
+			break;
+		case OPT_ENTRYPOINT:
+			o->entrypoint = optarg;
+			o->entrypoint_set = true;
+			break;
+		case 'e':
+			r = add_env(o, optarg);
+			break;
+		case OPT_ENV_FILE:
+			r = fsrun_env_file_load(o, optarg);
+			break;
+		case 'w':
+			o->workdir = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case OPT_HOSTNAME:
+			o->hostname = optarg;
+			break;
+		case OPT_NET:
+			if (strcmp(optarg, "none") == 0)
+				o->net_none = true;
+			else if (strcmp(optarg, "host") == 0)
+				o->net_none = false;
+			else
+				r = fsrun_err(-EINVAL, "--net '%s': use none or host", optarg);
+			break;
+		case 'v':
+			r = add_mount(o, optarg, false);
+			break;
+		case OPT_TMPFS:
+			r = add_mount(o, optarg, true);
+			break;
+		case OPT_USERNS:
+			if (strcmp(optarg, "host") != 0)
+				r = fsrun_err(-EINVAL, "--userns '%s': only 'host' is known",
+					      optarg);
+			else if (geteuid() != 0)
+				r = fsrun_err(-EPERM, "--userns host needs root");
+			else
+				o->ids = FSRUN_IDS_HOST;
+			break;
+		case OPT_CAP_ADD:
+			cap_add = optarg;
+			break;
+		case OPT_CAP_DROP:
+			cap_drop = optarg;
+			break;
+		case OPT_PRESERVE:
+			if (lf_parse_int(optarg, &o->preserve_fds) < 0 || o->preserve_fds > 1000)
+				r = fsrun_err(-EINVAL, "--preserve-fds '%s' is not a count",
+					      optarg);
+			break;
+		case OPT_ROOT:
+			o->root = optarg;
+			break;
+		case 'i':
+			break; /* stdin is always passed on */
+		case 't':
+			r = fsrun_err(-EOPNOTSUPP, "-t (a pseudo-terminal) is not supported yet");
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			r = -EINVAL;
+		}
+	}
+	if (r == 0)
+		r = fsrun_caps_adjust(&o->caps, cap_add, cap_drop);
+	if (r < 0)
+		return r;
+	if (!o->root) {
+		if (optind >= argc)
+			return fsrun_err(-EINVAL, "no image given (see fsrun --help)");
+		o->image = argv[optind++];
+	}
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	o->cmd = argv + optind;
+	if (o->root && !o->cmd[0])
+		return fsrun_err(-EINVAL, "--root needs a command");
+	return 0;
+}
+
+/* ---- host side helpers ---- */
+
+/* The layerfs binary: $LAYERFS, else next to fsrun (build tree or install), else $PATH. */
+static char *layerfs_path(void)
+{
+	char self[PATH_MAX], *slash, *p;
+	ssize_t n;
+
+	if (getenv("LAYERFS") && *getenv("LAYERFS"))
+		return strdup(getenv("LAYERFS"));
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		slash = strrchr(self, '/');
+		*slash = 0;
+		p = lf_strdup_printf("%s/../layerfs/layerfs", self);
+		if (p && access(p, X_OK) == 0)
+			return p;
+		free(p);
+		p = lf_strdup_printf("%s/layerfs", self);
+		if (p && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return strdup("layerfs");
+}
+
+static int write_file(const char *dir, const char *name, const char *content)
+{
+	char path[PATH_MAX];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (lf_write_full(fd, content, strlen(content)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* hosts, hostname and resolv.conf for the container, in the scratch directory. */
+static int generate_etc(struct run *run, const char *hostname)
+{
+	_cleanup_free_ char *hosts = NULL, *hn = NULL, *resolv = NULL;
+	size_t len;
+	int r;
+
+	hosts = lf_strdup_printf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+				 "ip6-loopback\n127.0.1.1\t%s\n",
+				 hostname);
+	hn = lf_strdup_printf("%s\n", hostname);
+	if (!hosts || !hn)
+		return -ENOMEM;
+	if (run->o.net_none ||
+	    lf_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &resolv, &len) < 0) {
+		free(resolv);
+		resolv = strdup("");
+		if (!resolv)
+			return -ENOMEM;
+	}
+	r = write_file(run->tmpdir, "hosts", hosts);
+	if (r == 0)
+		r = write_file(run->tmpdir, "hostname", hn);
+	if (r == 0)
+		r = write_file(run->tmpdir, "resolv.conf", resolv);
+	return r < 0 ? fsrun_err(r, "cannot write the container's /etc files") : 0;
+}
+
+static int make_tmpdir(struct run *run)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+
+	if (!base || access(base, W_OK) < 0 || geteuid() == 0 || strlen(base) > 400)
+		base = "/tmp";
+	snprintf(run->tmpdir, sizeof(run->tmpdir), "%s/fsrun-XXXXXX", base);
+	if (!mkdtemp(run->tmpdir))
+		return fsrun_err(-errno, "cannot make a scratch directory in '%s'", base);
+	/* The container's root (maybe a private id range) must be able to reach root/. */
+	if (chmod(run->tmpdir, 0755) < 0)
+		return fsrun_err(-errno, "chmod '%s'", run->tmpdir);
+	snprintf(run->rootdir, sizeof(run->rootdir), "%s/root", run->tmpdir);
+	if (mkdir(run->rootdir, 0755) < 0)
+		return fsrun_err(-errno, "mkdir '%s'", run->rootdir);
+	return 0;
+}
+
+static void remove_tmpdir(struct run *run)
+{
+	static const char *const names[] = { "hosts", "hostname", "resolv.conf", "fuse" };
+	char path[PATH_MAX];
+
+	if (!run->tmpdir[0])
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", run->tmpdir, names[i]);
+		unlink(path);
+	}
+	rmdir(run->rootdir);
+	rmdir(run->tmpdir);
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *content)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, content, strlen(content)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Rootless: the caller becomes 0, alone. Private: 65536 ids from id_base. */
+static int write_id_maps(struct run *run)
+{
+	char map[64];
+	int r;
+
+	if (run->o.ids == FSRUN_IDS_HOST)
+		return 0;
+	if (run->o.ids == FSRUN_IDS_ROOTLESS) {
+		r = write_proc_file(run->child, "setgroups", "deny");
+		if (r == 0) {
+			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)run->uid);
+			r = write_proc_file(run->child, "uid_map", map);
+		}
+		if (r == 0) {
+			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)run->gid);
+			r = write_proc_file(run->child, "gid_map", map);
+		}
+	} else {
+		snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)run->id_base, PRIVATE_IDS);
+		r = write_proc_file(run->child, "uid_map", map);
+		if (r == 0)
+			r = write_proc_file(run->child, "gid_map", map);
+	}
+	return r < 0 ? fsrun_err(r, "cannot write the user namespace's id maps") : 0;
+}
+
+/* A private range per container name, from the range systemd-nspawn picks from. */
+static uid_t pick_id_base(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return 0x00080000u + (h % 0x6FF7u) * PRIVATE_IDS;
+}
+
+static int send_byte(int sock, char b)
+{
+	return send(sock, &b, 1, MSG_NOSIGNAL) == 1 ? 0 : -EPIPE;
+}
+
+static int recv_byte(int sock, char *b, int *ret_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { b, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (ret_fd) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		*ret_fd = -1;
+	}
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return -EPIPE;
+	if (ret_fd) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	}
+	return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {}, b = 'F';
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* ---- the child: the container's init ---- */
+
+static int open_fuse(struct run *run)
+{
+	char path[PATH_MAX];
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 || run->o.ids != FSRUN_IDS_PRIVATE)
+		return fd < 0 ? -errno : fd;
+	/* The private range's root cannot open the host's /dev/fuse (0600 root): the parent
+	 * made it a node of its own. */
+	snprintf(path, sizeof(path), "%s/fuse", run->tmpdir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Mounts the root: FUSE on a fresh /dev/fuse fd, handed to the parent for the daemon, or
+ * the --root directory bound on itself. */
+static int child_mount_root(struct run *run)
+{
+	char opts[128];
+	int fd, r;
+
+	if (run->o.root) {
+		if (mount(run->o.root, run->rootdir, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return fsrun_err(-errno, "cannot bind the root '%s'", run->o.root);
+		if (run->o.read_only) {
+			struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+			if (mount_setattr(AT_FDCWD, run->rootdir, AT_RECURSIVE, &attr,
+					  sizeof(attr)) < 0)
+				return fsrun_err(-errno, "cannot make the root read-only");
+		}
+		return send_byte(run->sock, 'R');
+	}
+	fd = open_fuse(run);
+	if (fd < 0)
+		return fsrun_err(fd, "cannot open /dev/fuse");
+	/* allow_other: the container's other users are users of this mount too; the user
+	 * namespace keeps everyone else out. */
+	snprintf(opts, sizeof(opts),
+		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions", fd);
+	if (mount("layerfs", run->rootdir, "fuse.layerfs",
+		  MS_NOSUID | MS_NODEV | (run->o.read_only ? MS_RDONLY : 0), opts) < 0) {
+		r = -errno;
+		close(fd);
+		return fsrun_err(r, "cannot mount the image's root");
+	}
+	r = send_fd(run->sock, fd);
+	close(fd);
+	return r < 0 ? fsrun_err(r, "cannot hand the FUSE connection over") : 0;
+}
+
+static _Noreturn void child_main(struct run *run)
+{
+	struct fsrun_sandbox sb = {
+		.o = &run->o,
+		.root = run->rootdir,
+		.gen_dir = run->tmpdir,
+		.hostname = run->o.hostname ? run->o.hostname : run->name,
+		.rootless = run->o.ids == FSRUN_IDS_ROOTLESS,
+	};
+	struct fsrun_payload p = { .proc = &run->proc, .o = &run->o, .rootless = sb.rootless };
+	char b;
+
+	/* The container dies with fsrun (had it died already, the read below sees EOF: the
+	 * parent lives in another pid namespace, so getppid() tells nothing). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (recv_byte(run->sock, &b, NULL) < 0)
+		_exit(FSRUN_EXIT_ERROR); /* the parent failed and said why */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		fsrun_err(-errno, "cannot become root in the user namespace");
+		_exit(FSRUN_EXIT_ERROR);
+	}
+	if (!sb.rootless)
+		setgroups(0, NULL);
+	/* Nothing mounted from here on propagates back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		fsrun_err(-errno, "cannot make the mount namespace private");
+		_exit(FSRUN_EXIT_ERROR);
+	}
+	if (child_mount_root(run) < 0)
+		_exit(FSRUN_EXIT_ERROR);
+	if (recv_byte(run->sock, &b, NULL) < 0 || b != 'G')
+		_exit(FSRUN_EXIT_ERROR);
+	close(run->sock);
+	if (fsrun_sandbox_enter(&sb) < 0)
+		_exit(FSRUN_EXIT_ERROR);
+	_exit(fsrun_init_run(&p));
+}
+
+/* ---- the parent ---- */
+
+/* Starts the layerfs daemon on the FUSE fd; returns once it serves (or failed). */
+static int start_daemon(struct run *run, int fuse_fd)
+{
+	_cleanup_free_ char *layerfs = layerfs_path();
+	int status;
+	pid_t pid;
+
+	if (!layerfs)
+		return -ENOMEM;
+	pid = fork();
+	if (pid < 0)
+		return fsrun_err(-errno, "fork");
+	if (pid == 0) {
+		char *argv[12];
+		int n = 0;
+		if (dup2(fuse_fd, 3) < 0)
+			_exit(127);
+		if (run->store_path)
+			setenv("LAYERFS_STORE", run->store_path, 1);
+		argv[n++] = layerfs;
+		argv[n++] = "mount";
+		argv[n++] = (char *)run->o.image;
+		argv[n++] = run->rootdir;
+		argv[n++] = "--fuse-fd";
+		argv[n++] = "3";
+		argv[n++] = "--name";
+		argv[n++] = run->name;
+		if (run->o.read_only)
+			argv[n++] = "--read-only";
+		argv[n] = NULL;
+		execvp(layerfs, argv);
+		fprintf(stderr, "fsrun: cannot run '%s': %s\n", layerfs, strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return fsrun_err(-EIO, "layerfs could not serve image '%s'", run->o.image);
+	return 0;
+}
+
+/* Removes a container once its daemon let go of it (the FUSE connection ended). */
+static void remove_container(struct run *run)
+{
+	struct lf_store *s = NULL;
+	struct lf_container *c = NULL;
+	struct lf_err err = {};
+	int r;
+
+	if (lf_store_open(run->store_path, false, &s) < 0)
+		return;
+	if (lf_container_lookup(s, run->name, &c, &err) == 0) {
+		for (int i = 0; i < 200; i++) {
+			err = (struct lf_err){};
+			r = lf_container_remove(s, c, &err);
+			if (r != -EBUSY)
+				break;
+			nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+		}
+		if (r < 0)
+			fsrun_err(r, "cannot remove container '%s'", run->name);
+		lf_container_free(c);
+	}
+	lf_store_free(s);
+}
+
+static int load_image(struct run *run)
+{
+	struct lf_store *s = NULL;
+	struct lf_image *img = NULL;
+	struct lf_err err = {};
+	int r;
+
+	if (run->o.store)
+		run->store_path = strdup(run->o.store);
+	else if (lf_store_default_path(&run->store_path) < 0)
+		run->store_path = NULL;
+	if (!run->store_path)
+		return fsrun_err(-ENOMEM, "cannot find the store; use --store DIR");
+	if (!run->o.image)
+		return fsrun_proc_build(NULL, &run->o, &run->proc);
+	r = lf_store_open(run->store_path, false, &s);
+	if (r < 0)
+		return fsrun_err(r, "cannot open the store '%s'", run->store_path);
+	r = lf_image_resolve(s, run->o.image, &img, &err);
+	if (r < 0) {
+		fsrun_err(0, "%s", lf_err_str(&err, r));
+		lf_store_free(s);
+		return r;
+	}
+	r = fsrun_proc_build(img->config_json, &run->o, &run->proc);
+	lf_image_free(img);
+	lf_store_free(s);
+	return r;
+}
+
+static int make_private_fuse_node(struct run *run)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/fuse", run->tmpdir);
+	if (mknod(path, S_IFCHR | 0600, makedev(10, 229)) < 0 ||
+	    chown(path, run->id_base, run->id_base) < 0)
+		return fsrun_err(-errno, "cannot make a /dev/fuse for the private id range");
+	return 0;
+}
+
+static int run_container(struct run *run)
+{
+	int fl = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, sv[2], status, r;
+	int fuse_fd = -1;
+	sigset_t all, old;
+	char b;
+
+	if (run->o.net_none)
+		fl |= CLONE_NEWNET;
+	if (run->o.ids != FSRUN_IDS_HOST)
+		fl |= CLONE_NEWUSER;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return fsrun_err(-errno, "socketpair");
+	/* Signals wait in the queue until the loop below forwards them. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	fflush(NULL);
+	run->child = syscall(SYS_clone, fl | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (run->child < 0) {
+		r = -errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return fsrun_err(r, "cannot create the container's namespaces%s",
+				 r == -EPERM || r == -ENOSPC ? " (are user namespaces allowed?)"
+							     : "");
+	}
+	if (run->child == 0) {
+		close(sv[0]);
+		run->sock = sv[1];
+		child_main(run);
+	}
+	close(sv[1]);
+	run->sock = sv[0];
+	r = write_id_maps(run);
+	if (r == 0)
+		r = send_byte(run->sock, 'M');
+	if (r == 0)
+		r = recv_byte(run->sock, &b, &fuse_fd);
+	if (r == 0 && run->o.image && fuse_fd < 0)
+		r = -EPROTO;
+	if (r == 0 && run->o.image)
+		r = start_daemon(run, fuse_fd);
+	if (fuse_fd >= 0)
+		close(fuse_fd);
+	if (r == 0)
+		r = send_byte(run->sock, 'G');
+	close(run->sock);
+	if (r < 0)
+		kill(run->child, SIGKILL);
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(run->child, sig);
+			continue;
+		}
+		pid_t pid = waitpid(run->child, &status, WNOHANG);
+		if (pid == run->child)
+			break;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return FSRUN_EXIT_ERROR;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv)
+{
+	struct run run = { .sock = -1 };
+	char hex[33];
+	int status;
+
+	/* A setuid fsrun would hand the caller's choice of binds and ids root's power. */
+	if (getauxval(AT_SECURE)) {
+		fsrun_err(-EPERM, "refusing to run setuid or with file capabilities");
+		return FSRUN_EXIT_ERROR;
+	}
+	run.uid = getuid();
+	run.gid = getgid();
+	if (parse_args(argc, argv, &run.o) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (load_image(&run) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (run.o.name) {
+		run.name = strdup(run.o.name);
+	} else {
+		lf_random_hex(hex);
+		run.name = lf_strdup_printf("fsrun-%.8s", hex);
+		run.temporary = true;
+	}
+	if (!run.name)
+		return FSRUN_EXIT_ERROR;
+	run.id_base = pick_id_base(run.name);
+	if (make_tmpdir(&run) < 0 ||
+	    generate_etc(&run, run.o.hostname ? run.o.hostname : run.name) < 0 ||
+	    (run.o.ids == FSRUN_IDS_PRIVATE && run.o.image && make_private_fuse_node(&run) < 0)) {
+		remove_tmpdir(&run);
+		return FSRUN_EXIT_ERROR;
+	}
+	status = run_container(&run);
+	if (run.o.image && (run.temporary || run.o.rm))
+		remove_container(&run);
+	remove_tmpdir(&run);
+	fsrun_proc_done(&run.proc);
+	free(run.name);
+	free(run.store_path);
+	return status;
+}
