@@ -83,14 +83,21 @@ static struct lf_ctx ctx_of(fuse_req_t req)
 
 static void lf_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	unsigned want[] = { FUSE_CAP_SPLICE_WRITE,   FUSE_CAP_SPLICE_MOVE,
-			    FUSE_CAP_SPLICE_READ,    FUSE_CAP_CACHE_SYMLINKS,
-			    FUSE_CAP_READDIRPLUS,    FUSE_CAP_READDIRPLUS_AUTO,
+	unsigned want[] = { FUSE_CAP_SPLICE_WRITE,    FUSE_CAP_SPLICE_MOVE,
+			    FUSE_CAP_SPLICE_READ,     FUSE_CAP_CACHE_SYMLINKS,
+			    FUSE_CAP_READDIRPLUS,     FUSE_CAP_READDIRPLUS_AUTO,
 			    FUSE_CAP_PARALLEL_DIROPS, FUSE_CAP_POSIX_ACL };
 
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
 		if (conn->capable & want[i])
 			conn->want |= want[i];
+	/* Without OPENDIR the kernel caches every directory's listing and drops it when a
+	 * change through this mount touches the directory: a warm walk then costs no round
+	 * trip per directory. */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		((struct lf_union *)userdata)->stateless_dirs = true;
+	}
 	/* Writes go straight to the upper, so fsync'ed data is on disk, not in our cache. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
@@ -369,6 +376,10 @@ static void lf_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct lf_dir *d;
 	int r;
 
+	if (U(req)->stateless_dirs) {
+		reply_err(req, -ENOSYS); /* the kernel stops asking */
+		return;
+	}
 	r = lf_union_opendir(U(req), N(req, ino), &d);
 	if (r < 0) {
 		reply_err(req, r);
@@ -389,6 +400,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct lf_union *u = U(req);
 	struct lf_dir *d = (struct lf_dir *)(uintptr_t)fi->fh;
 	_cleanup_free_ char *buf = NULL;
+	bool own = !d; /* no OPENDIR: a snapshot for this call only */
 	size_t pos = 0, total;
 	int r = 0;
 
@@ -397,7 +409,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (off == 0 && !d->lower_only) {
+	if (own) {
+		r = lf_union_opendir(u, N(req, ino), &d);
+		if (r < 0) {
+			reply_err(req, r);
+			return;
+		}
+	} else if (off == 0 && !d->lower_only) {
 		r = lf_union_dir_refresh(u, d);
 		if (r < 0) {
 			reply_err(req, r);
@@ -445,6 +463,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		pos += len;
 	}
+	if (own)
+		lf_union_closedir(u, d);
 	if (r < 0 && pos == 0) {
 		reply_err(req, r);
 		return;
@@ -473,7 +493,8 @@ static void lf_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_in
 static void lf_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct lf_dir *d = (struct lf_dir *)(uintptr_t)fi->fh;
-	int fd = __atomic_load_n(&d->node->upper_fd, __ATOMIC_ACQUIRE), r = 0;
+	struct lf_node *n = d ? d->node : N(req, ino);
+	int fd = __atomic_load_n(&n->upper_fd, __ATOMIC_ACQUIRE), r = 0;
 
 	if (fd >= 0 && fsync(fd) < 0)
 		r = -errno;

@@ -196,6 +196,9 @@ struct lf_union {
 	struct lf_lower *lower;
 	struct lf_upper upper;
 	bool read_only;
+	/* Set by the FUSE glue when the kernel sends no OPENDIR/RELEASEDIR: every readdir then
+	 * works from a snapshot of its own (the kernel caches the listings). */
+	bool stateless_dirs;
 	struct lf_node *root;
 	struct lf_node *all; /* every node but the root */
 

@@ -50,8 +50,40 @@ bool lf_upper_is_whiteout(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
+#define SHARED_WHITEOUT "whiteout"
+
+/* Makes work/whiteout anew (through a staging name, so a reader never sees it half made). */
+static int make_shared_whiteout(const struct lf_upper *u)
+{
+	char tmp[40];
+
+	lf_upper_tmpname(tmp);
+	if (mknodat(u->work_fd, tmp, S_IFCHR | 0000, makedev(0, 0)) < 0)
+		return -errno;
+	if (renameat(u->work_fd, tmp, u->work_fd, SHARED_WHITEOUT) < 0) {
+		int r = -errno;
+		unlinkat(u->work_fd, tmp, 0);
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Every whiteout is a hard link to one 0/0 node in work/, as kernel overlayfs does since
+ * Linux 5.8: a link costs a directory entry, a new node also an inode (deleting a tree of
+ * lower files is mostly whiteouts). A full link count (EMLINK) starts a new shared node;
+ * where links do not work at all, each whiteout is its own node.
+ */
 int lf_upper_mkwhiteout(const struct lf_upper *u, int dirfd, const char *name)
 {
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (linkat(u->work_fd, SHARED_WHITEOUT, dirfd, name, 0) == 0)
+			return 0;
+		if (errno == EEXIST)
+			return -EEXIST;
+		if ((errno != ENOENT && errno != EMLINK) || make_shared_whiteout(u) < 0)
+			break;
+	}
 	if (mknodat(dirfd, name, S_IFCHR | 0000, makedev(0, 0)) < 0)
 		return -errno;
 	return 0;

@@ -166,8 +166,9 @@ int fsrun_init_run(const struct fsrun_payload *p)
 
 	/* /proc/1 of a non-dumpable process is out of the payload's reach (and /proc/1/exe
 	 * is fsrun's binary on the host). */
-	if (fsrun_set_dumpable(false) < 0)
-		return fsrun_err(-errno, "PR_SET_DUMPABLE"), FSRUN_EXIT_ERROR;
+	r = fsrun_set_dumpable(false);
+	if (r < 0)
+		return fsrun_err(r, "PR_SET_DUMPABLE"), FSRUN_EXIT_ERROR;
 	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return FSRUN_EXIT_ERROR;

@@ -158,7 +158,9 @@ static int cap_last_cap(void)
 
 int fsrun_caps_apply(uint64_t keep)
 {
-	static const cap_flag_t sets[] = { CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE };
+	/* Inheritable stays empty, as in docker since CVE-2022-24769: with it, file capabilities
+	 * of a binary in the image could grant more than the bounding set suggests. */
+	static const cap_flag_t sets[] = { CAP_PERMITTED, CAP_EFFECTIVE };
 	_cleanup_(cap_freep) cap_t cur = NULL;
 	_cleanup_(cap_freep) cap_t want = NULL;
 	cap_flag_value_t v;
@@ -214,7 +216,7 @@ int fsrun_caps_apply(uint64_t keep)
 	}
 
 	/*
-	 * Finally permitted, effective and inheritable become exactly `keep`. This is allowed:
+	 * Finally permitted and effective become exactly `keep`, inheritable empty. Allowed:
 	 * keep is a subset of the old permitted and of the new bounding set (checked above).
 	 */
 	want = cap_init();

@@ -25,8 +25,8 @@ int fsrun_caps_parse(const char *name, uint64_t *ret_mask);
 int fsrun_caps_adjust(uint64_t *mask, const char *add, const char *drop);
 /*
  * Leaves the calling process with exactly `keep` (masked to the caps the kernel knows,
- * /proc/sys/kernel/cap_last_cap) in the bounding, permitted, effective and inheritable sets,
- * ambient set cleared, securebits untouched. keep == 0 is the rootless case: everything
+ * /proc/sys/kernel/cap_last_cap) in the bounding, permitted and effective sets, inheritable
+ * and ambient sets cleared, securebits untouched. keep == 0 is the rootless case: everything
  * cleared, bounding set emptied. Called after setgroups/setgid/setuid, which the caller does
  * with PR_SET_KEEPCAPS so permitted survives the uid change. Returns 0 or -errno: -EPERM,
  * before anything is changed, when keep holds a cap missing from the permitted or bounding
