@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -56,6 +57,7 @@ struct fsrun_opts {
 	size_t n_mounts;
 	uint64_t caps; /* capabilities of a root-mode payload */
 	int preserve_fds;
+	bool detach; /* return once the payload runs; fsrun stop NAME ends it */
 };
 
 /* The process to run, before its user is resolved inside the root. */
@@ -119,6 +121,7 @@ struct fsrun_payload {
 	const struct fsrun_proc *proc;
 	const struct fsrun_opts *o;
 	bool rootless;
+	int tty_fd; /* -t: the pty's slave side, which becomes 0-2 and the controlling tty */
 };
 
 /*
@@ -127,6 +130,46 @@ struct fsrun_payload {
  * payload's exit code or 128 + the signal that killed it.
  */
 int fsrun_init_run(const struct fsrun_payload *p);
+/* The payload's steps, in the process that becomes it: resolves its user inside the root
+ * ("/" by now), fills PATH and HOME, enters the working directory, drops ids and
+ * capabilities, closes fds, loads seccomp and execs. Never returns. */
+_Noreturn void fsrun_payload_run(const struct fsrun_payload *p);
+
+/* ---- state.c: the record of a running container ---- */
+
+struct fsrun_state {
+	pid_t init, monitor; /* host pids */
+	uint64_t init_start, monitor_start; /* their start times, against pid reuse */
+	enum fsrun_ids ids;
+	bool net_none;
+	bool read_only;
+	uint64_t caps;
+	char **env; /* the payload's environment before PATH/HOME defaults */
+	char *cwd;
+	char *user; /* may be NULL */
+};
+
+/* <store>/run/fsrun-NAME.json (malloc'd, NULL on ENOMEM). */
+char *fsrun_state_path(const char *store_path, const char *name);
+int fsrun_state_save(const char *path, const struct fsrun_state *st);
+/* -ENOENT when there is no record, -ESRCH when it is stale (its processes are gone). */
+int fsrun_state_load(const char *path, struct fsrun_state *ret);
+void fsrun_state_done(struct fsrun_state *st);
+/* Field 22 of /proc/PID/stat, or 0 when the process does not exist. */
+uint64_t fsrun_proc_starttime(pid_t pid);
+
+/* ---- exec.c: fsrun exec and fsrun stop ---- */
+
+int fsrun_exec_main(int argc, char **argv);
+int fsrun_stop_main(int argc, char **argv);
+
+/* ---- tty.c ---- */
+
+/* Opens a pty pair in the current /dev (the container's devpts). */
+int fsrun_tty_open(int *ret_master, int *ret_slave);
+/* Relays the caller's terminal and the master until child exits; signals in sigs (blocked)
+ * are forwarded to child, SIGWINCH resizes. *ret_status is child's wait status. */
+int fsrun_tty_relay(int master, pid_t child, const sigset_t *sigs, int *ret_status);
 
 /* ---- helpers shared by the files above ---- */
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -127,13 +128,21 @@ static _Noreturn void die(int r, const char *what)
 }
 
 /* The payload: never returns. */
-static void payload(const struct fsrun_payload *p, const struct fsrun_user *u)
+static _Noreturn void payload(const struct fsrun_payload *p, const struct fsrun_user *u)
 {
 	const struct fsrun_proc *proc = p->proc;
 	int r, keep[1];
 
 	if (setsid() < 0)
 		die(-errno, "setsid");
+	if (p->tty_fd >= 0) {
+		if (ioctl(p->tty_fd, TIOCSCTTY, 0) < 0)
+			die(-errno, "cannot take the terminal");
+		for (int fd = 0; fd < 3; fd++)
+			if (dup2(p->tty_fd, fd) < 0)
+				die(-errno, "dup2");
+		close(p->tty_fd);
+	}
 	if (enter_cwd(proc->cwd, p->o->read_only) < 0)
 		_exit(FSRUN_EXIT_ERROR);
 	if (set_ids(u, p) < 0)
@@ -157,28 +166,35 @@ static void payload(const struct fsrun_payload *p, const struct fsrun_user *u)
 	_exit(r == ENOENT || r == ENOTDIR ? FSRUN_EXIT_NOT_FOUND : FSRUN_EXIT_CANNOT_EXEC);
 }
 
-int fsrun_init_run(const struct fsrun_payload *p)
+_Noreturn void fsrun_payload_run(const struct fsrun_payload *p)
 {
 	struct fsrun_user u;
+	int rootfd, r;
+
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		die(-errno, "cannot open the root");
+	r = fsrun_user_resolve(rootfd, p->proc->user, &u);
+	close(rootfd);
+	if (r < 0)
+		_exit(FSRUN_EXIT_ERROR);
+	r = fsrun_env_defaults(&((struct fsrun_proc *)p->proc)->env, u.home);
+	if (r < 0)
+		die(r, "environment");
+	payload(p, &u);
+}
+
+int fsrun_init_run(const struct fsrun_payload *p)
+{
 	sigset_t all;
 	pid_t child;
-	int rootfd, r;
+	int r;
 
 	/* /proc/1 of a non-dumpable process is out of the payload's reach (and /proc/1/exe
 	 * is fsrun's binary on the host). */
 	r = fsrun_set_dumpable(false);
 	if (r < 0)
 		return fsrun_err(r, "PR_SET_DUMPABLE"), FSRUN_EXIT_ERROR;
-	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return FSRUN_EXIT_ERROR;
-	r = fsrun_user_resolve(rootfd, p->proc->user, &u);
-	close(rootfd);
-	if (r < 0)
-		return FSRUN_EXIT_ERROR;
-	r = fsrun_env_defaults(&((struct fsrun_proc *)p->proc)->env, u.home);
-	if (r < 0)
-		return fsrun_err(r, "environment"), FSRUN_EXIT_ERROR;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -186,7 +202,9 @@ int fsrun_init_run(const struct fsrun_payload *p)
 	if (child < 0)
 		return fsrun_err(-errno, "fork"), FSRUN_EXIT_ERROR;
 	if (child == 0)
-		payload(p, &u);
+		fsrun_payload_run(p);
+	if (p->tty_fd >= 0)
+		close(p->tty_fd); /* the payload's alone: its end closes the terminal */
 
 	for (;;) {
 		siginfo_t si;

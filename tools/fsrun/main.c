@@ -49,6 +49,8 @@
 static const char usage[] =
 	"usage: fsrun [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
 	"       fsrun [OPTIONS] --root DIR [--] CMD [ARG...]\n"
+	"       fsrun exec [--store DIR] [-e K=V] [-w DIR] [-u USER] NAME [--] CMD [ARG...]\n"
+	"       fsrun stop [--store DIR] [-t SECONDS] NAME\n"
 	"options:\n"
 	"  --store DIR            the layerfs store (default: $LAYERFS_STORE, else layerfs')\n"
 	"  --name NAME            keep the container as NAME (reused when it exists)\n"
@@ -65,7 +67,8 @@ static const char usage[] =
 	"  --tmpfs DST            mount a tmpfs at DST\n"
 	"  --userns host          (root) run without a user namespace, as the host's root\n"
 	"  --cap-add CAP, --cap-drop CAP   (root) change the default capability set\n"
-	"  --preserve-fds N       pass fds 3..3+N-1 on to the command\n";
+	"  --preserve-fds N       pass fds 3..3+N-1 on to the command\n"
+	"  -d, --detach           return once the command runs (see fsrun stop)\n";
 
 struct run {
 	struct fsrun_opts o;
@@ -80,6 +83,8 @@ struct run {
 	uid_t id_base; /* first host id of a private range */
 	pid_t child;
 	int sock; /* to the child */
+	int ready_fd; /* --detach: told once the payload runs */
+	char *state_path; /* run/fsrun-NAME.json while it runs */
 };
 
 /* ---- option parsing ---- */
@@ -160,6 +165,7 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		OPT_CAP_DROP,
 		OPT_PRESERVE,
 		OPT_ROOT,
+		OPT_DETACH,
 	};
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -182,6 +188,7 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },
 		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
 		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "detach", no_argument, NULL, 'd' },
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -193,7 +200,7 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 	o->ids = geteuid() == 0 ? FSRUN_IDS_PRIVATE : FSRUN_IDS_ROOTLESS;
 	o->caps = fsrun_caps_default();
 	/* "+": options end at the image (or, with --root, at the command). */
-	while (r == 0 && (c = getopt_long(argc, argv, "+e:w:u:v:ith", opts, NULL)) >= 0) {
+	while (r == 0 && (c = getopt_long(argc, argv, "+e:w:u:v:itdh", opts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_STORE:
 			o->store = optarg;
@@ -267,8 +274,11 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 			break;
 		case 'i':
 			break; /* stdin is always passed on */
+		case 'd':
+			o->detach = true;
+			break;
 		case 't':
-			r = fsrun_err(-EOPNOTSUPP, "-t (a pseudo-terminal) is not supported yet");
+			o->tty = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -557,7 +567,12 @@ static _Noreturn void child_main(struct run *run)
 		.hostname = run->o.hostname ? run->o.hostname : run->name,
 		.rootless = run->o.ids == FSRUN_IDS_ROOTLESS,
 	};
-	struct fsrun_payload p = { .proc = &run->proc, .o = &run->o, .rootless = sb.rootless };
+	struct fsrun_payload p = {
+		.proc = &run->proc,
+		.o = &run->o,
+		.rootless = sb.rootless,
+		.tty_fd = -1,
+	};
 	char b;
 
 	/* The container dies with fsrun (had it died already, the read below sees EOF: the
@@ -580,9 +595,20 @@ static _Noreturn void child_main(struct run *run)
 		_exit(FSRUN_EXIT_ERROR);
 	if (recv_byte(run->sock, &b, NULL) < 0 || b != 'G')
 		_exit(FSRUN_EXIT_ERROR);
-	close(run->sock);
 	if (fsrun_sandbox_enter(&sb) < 0)
 		_exit(FSRUN_EXIT_ERROR);
+	if (run->o.tty) {
+		int master, r = fsrun_tty_open(&master, &p.tty_fd);
+		if (r < 0) {
+			fsrun_err(r, "cannot open a pseudo-terminal");
+			_exit(FSRUN_EXIT_ERROR);
+		}
+		r = send_fd(run->sock, master);
+		close(master);
+		if (r < 0)
+			_exit(FSRUN_EXIT_ERROR);
+	}
+	close(run->sock);
 	_exit(fsrun_init_run(&p));
 }
 
@@ -696,10 +722,92 @@ static int make_private_fuse_node(struct run *run)
 	return 0;
 }
 
+/* The record fsrun exec and fsrun stop find the container by. */
+static void save_state(struct run *run)
+{
+	struct fsrun_state st = {
+		.init = run->child,
+		.init_start = fsrun_proc_starttime(run->child),
+		.monitor = getpid(),
+		.monitor_start = fsrun_proc_starttime(getpid()),
+		.ids = run->o.ids,
+		.net_none = run->o.net_none,
+		.read_only = run->o.read_only,
+		.caps = run->o.caps,
+		.env = run->proc.env,
+		.cwd = run->proc.cwd,
+		.user = run->proc.user,
+	};
+	int r;
+
+	run->state_path = fsrun_state_path(run->store_path, run->name);
+	if (!run->state_path)
+		return;
+	r = fsrun_state_save(run->state_path, &st);
+	if (r < 0) {
+		/* --root without a store has nowhere to record it */
+		if (r != -ENOENT || run->o.image)
+			fsrun_err(r, "cannot record the container (fsrun exec and stop will not "
+				     "find it)");
+		free(run->state_path);
+		run->state_path = NULL;
+	}
+}
+
+/* Refuses a second run of a container that runs. */
+static int check_not_running(struct run *run)
+{
+	_cleanup_free_ char *path = fsrun_state_path(run->store_path, run->name);
+	struct fsrun_state st;
+
+	if (!path)
+		return -ENOMEM;
+	if (fsrun_state_load(path, &st) < 0)
+		return 0;
+	fsrun_state_done(&st);
+	return fsrun_err(-EBUSY, "container '%s' is already running", run->name);
+}
+
+/* --detach: the caller waits for the payload to run, prints the name and returns; this
+ * process carries on as the monitor, in a session of its own. */
+static int detach(struct run *run)
+{
+	int pfd[2], status, fd;
+	char b;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return fsrun_err(-errno, "pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return fsrun_err(-errno, "fork");
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &b, 1) == 1) {
+			printf("%s\n", run->name);
+			exit(0);
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+							      : FSRUN_EXIT_ERROR);
+	}
+	close(pfd[0]);
+	run->ready_fd = pfd[1];
+	setsid();
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	return 0;
+}
+
 static int run_container(struct run *run)
 {
 	int fl = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, sv[2], status, r;
-	int fuse_fd = -1;
+	int fuse_fd = -1, master = -1;
 	sigset_t all, old;
 	char b;
 
@@ -741,11 +849,26 @@ static int run_container(struct run *run)
 		close(fuse_fd);
 	if (r == 0)
 		r = send_byte(run->sock, 'G');
+	/* -t: the master side of the container's terminal comes once the root is built. */
+	if (r == 0 && run->o.tty && recv_byte(run->sock, &b, &master) < 0)
+		master = -1; /* init failed before, and said why */
 	close(run->sock);
+	if (r == 0)
+		save_state(run);
 	if (r < 0)
 		kill(run->child, SIGKILL);
+	if (run->ready_fd >= 0) {
+		if (r == 0 && write(run->ready_fd, "R", 1) != 1)
+			r = 0; /* the caller went away: keep running */
+		close(run->ready_fd);
+		run->ready_fd = -1;
+	}
 
-	for (;;) {
+	if (master >= 0) {
+		fsrun_tty_relay(master, run->child, &all, &status);
+		close(master);
+	}
+	while (master < 0) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&all, &si);
 		if (sig < 0)
@@ -759,6 +882,8 @@ static int run_container(struct run *run)
 			break;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (run->state_path)
+		unlink(run->state_path);
 	if (r < 0)
 		return FSRUN_EXIT_ERROR;
 	if (WIFEXITED(status))
@@ -768,7 +893,7 @@ static int run_container(struct run *run)
 
 int main(int argc, char **argv)
 {
-	struct run run = { .sock = -1 };
+	struct run run = { .sock = -1, .ready_fd = -1 };
 	char hex[33];
 	int status;
 
@@ -777,6 +902,10 @@ int main(int argc, char **argv)
 		fsrun_err(-EPERM, "refusing to run setuid or with file capabilities");
 		return FSRUN_EXIT_ERROR;
 	}
+	if (argc > 1 && strcmp(argv[1], "exec") == 0)
+		return fsrun_exec_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "stop") == 0)
+		return fsrun_stop_main(argc - 1, argv + 1);
 	run.uid = getuid();
 	run.gid = getgid();
 	if (parse_args(argc, argv, &run.o) < 0)
@@ -793,6 +922,10 @@ int main(int argc, char **argv)
 	if (!run.name)
 		return FSRUN_EXIT_ERROR;
 	run.id_base = pick_id_base(run.name);
+	if (check_not_running(&run) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (run.o.detach && detach(&run) < 0)
+		return FSRUN_EXIT_ERROR;
 	if (make_tmpdir(&run) < 0 ||
 	    generate_etc(&run, run.o.hostname ? run.o.hostname : run.name) < 0 ||
 	    (run.o.ids == FSRUN_IDS_PRIVATE && run.o.image && make_private_fuse_node(&run) < 0)) {
@@ -806,5 +939,6 @@ int main(int argc, char **argv)
 	fsrun_proc_done(&run.proc);
 	free(run.name);
 	free(run.store_path);
+	free(run.state_path);
 	return status;
 }
