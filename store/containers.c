@@ -22,22 +22,6 @@
 
 #define CONFIG_MAX (1u << 20)
 
-bool lf_container_name_is_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > LF_CONTAINER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		bool alnum =
-			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 static bool is_hex_id(const char *s)
 {
 	if (strlen(s) != LF_CONTAINER_ID_LEN)

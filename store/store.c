@@ -17,33 +17,6 @@
 static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
 static const char empty_index[] = "{\"schemaVersion\":2,\"manifests\":[]}\n";
 
-int lf_store_default_path(char **ret)
-{
-	const char *env = getenv("LAYERFS_STORE"), *xdg, *home;
-	char *p;
-
-	if (env && *env)
-		p = strdup(env);
-	else if (geteuid() == 0)
-		p = strdup("/var/lib/layerfs");
-	else if ((xdg = getenv("XDG_DATA_HOME")) && *xdg == '/')
-		p = lf_strdup_printf("%s/layerfs", xdg);
-	else {
-		home = getenv("HOME");
-		if (!home || *home != '/') {
-			struct passwd *pw = getpwuid(geteuid());
-			if (!pw)
-				return -ENOENT;
-			home = pw->pw_dir;
-		}
-		p = lf_strdup_printf("%s/.local/share/layerfs", home);
-	}
-	if (!p)
-		return -ENOMEM;
-	*ret = p;
-	return 0;
-}
-
 static int create_layout(int root_fd)
 {
 	static const char *const dirs[] = { "blobs",  "blobs/sha256", "objects", "layers",

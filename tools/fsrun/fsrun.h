@@ -35,6 +35,12 @@ struct fsrun_mount {
 	bool ro;
 };
 
+struct fsrun_limits {
+	int64_t memory; /* bytes, 0 for none */
+	int64_t pids;
+	double cpus;
+};
+
 struct fsrun_opts {
 	const char *store;
 	const char *image; /* NULL with --root */
@@ -58,6 +64,7 @@ struct fsrun_opts {
 	uint64_t caps; /* capabilities of a root-mode payload */
 	int preserve_fds;
 	bool detach; /* return once the payload runs; fsrun stop NAME ends it */
+	struct fsrun_limits limits;
 };
 
 /* The process to run, before its user is resolved inside the root. */
@@ -162,6 +169,21 @@ uint64_t fsrun_proc_starttime(pid_t pid);
 
 int fsrun_exec_main(int argc, char **argv);
 int fsrun_stop_main(int argc, char **argv);
+
+/* ---- cgroup.c ---- */
+
+struct fsrun_cgroup {
+	char *dirs[3];
+	size_t n;
+};
+
+/* "512m", "2G", "1048576" (k, m, g are powers of 1024). */
+int fsrun_parse_size(const char *s, int64_t *ret);
+/* Puts pid in a new cgroup with the limits; warns (and applies none) where that cannot be
+ * done. */
+void fsrun_cgroup_setup(struct fsrun_cgroup *cg, const char *name, const struct fsrun_limits *l,
+			pid_t pid);
+void fsrun_cgroup_remove(struct fsrun_cgroup *cg);
 
 /* ---- tty.c ---- */
 

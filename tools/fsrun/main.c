@@ -30,14 +30,17 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "layerfs/container.h"
-#include "layerfs/image.h"
 #include "layerfs/macro.h"
 #include "layerfs/store.h"
 #include "layerfs/util.h"
@@ -68,7 +71,9 @@ static const char usage[] =
 	"  --userns host          (root) run without a user namespace, as the host's root\n"
 	"  --cap-add CAP, --cap-drop CAP   (root) change the default capability set\n"
 	"  --preserve-fds N       pass fds 3..3+N-1 on to the command\n"
-	"  -d, --detach           return once the command runs (see fsrun stop)\n";
+	"  -d, --detach           return once the command runs (see fsrun stop)\n"
+	"  -t, --tty              give the command a pseudo-terminal\n"
+	"  --memory SIZE, --pids-limit N, --cpus N   resource limits (a cgroup of its own)\n";
 
 struct run {
 	struct fsrun_opts o;
@@ -85,6 +90,8 @@ struct run {
 	int sock; /* to the child */
 	int ready_fd; /* --detach: told once the payload runs */
 	char *state_path; /* run/fsrun-NAME.json while it runs */
+	pid_t daemon; /* the layerfs daemon serving the root, or 0 */
+	char fuse_node[600]; /* a private range's /dev/fuse, in the store (not a nodev tmpfs) */
 };
 
 /* ---- option parsing ---- */
@@ -166,6 +173,9 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		OPT_PRESERVE,
 		OPT_ROOT,
 		OPT_DETACH,
+		OPT_MEMORY,
+		OPT_PIDS,
+		OPT_CPUS,
 	};
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -189,6 +199,9 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "pids-limit", required_argument, NULL, OPT_PIDS },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -277,6 +290,25 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		case 'd':
 			o->detach = true;
 			break;
+		case OPT_MEMORY:
+			if (fsrun_parse_size(optarg, &o->limits.memory) < 0)
+				r = fsrun_err(-EINVAL, "--memory '%s' is not a size", optarg);
+			break;
+		case OPT_PIDS: {
+			int n;
+			if (lf_parse_int(optarg, &n) < 0 || n == 0)
+				r = fsrun_err(-EINVAL, "--pids-limit '%s' is not a count", optarg);
+			o->limits.pids = n;
+			break;
+		}
+		case OPT_CPUS: {
+			char *end;
+			o->limits.cpus = strtod(optarg, &end);
+			if (*end || end == optarg || o->limits.cpus <= 0 || o->limits.cpus > 4096)
+				r = fsrun_err(-EINVAL, "--cpus '%s' is not a number of cpus",
+					      optarg);
+			break;
+		}
 		case 't':
 			o->tty = true;
 			break;
@@ -374,12 +406,18 @@ static int generate_etc(struct run *run, const char *hostname)
 	return r < 0 ? fsrun_err(r, "cannot write the container's /etc files") : 0;
 }
 
+/* Scratch space on a tmpfs where there is one: a disk's metadata writes cost more than
+ * everything else a start does. */
 static int make_tmpdir(struct run *run)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
+	struct statfs sf;
 
 	if (!base || access(base, W_OK) < 0 || geteuid() == 0 || strlen(base) > 400)
-		base = "/tmp";
+		base = statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+				       access("/dev/shm", W_OK) == 0
+			       ? "/dev/shm"
+			       : "/tmp";
 	snprintf(run->tmpdir, sizeof(run->tmpdir), "%s/fsrun-XXXXXX", base);
 	if (!mkdtemp(run->tmpdir))
 		return fsrun_err(-errno, "cannot make a scratch directory in '%s'", base);
@@ -394,9 +432,11 @@ static int make_tmpdir(struct run *run)
 
 static void remove_tmpdir(struct run *run)
 {
-	static const char *const names[] = { "hosts", "hostname", "resolv.conf", "fuse" };
+	static const char *const names[] = { "hosts", "hostname", "resolv.conf" };
 	char path[PATH_MAX];
 
+	if (run->fuse_node[0])
+		unlink(run->fuse_node);
 	if (!run->tmpdir[0])
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -517,8 +557,8 @@ static int open_fuse(struct run *run)
 		return fd < 0 ? -errno : fd;
 	/* The private range's root cannot open the host's /dev/fuse (0600 root): the parent
 	 * made it a node of its own. */
-	snprintf(path, sizeof(path), "%s/fuse", run->tmpdir);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	(void)path;
+	fd = open(run->fuse_node, O_RDWR | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -538,7 +578,7 @@ static int child_mount_root(struct run *run)
 					  sizeof(attr)) < 0)
 				return fsrun_err(-errno, "cannot make the root read-only");
 		}
-		return send_byte(run->sock, 'R');
+		return 0; /* no daemon to wait for */
 	}
 	fd = open_fuse(run);
 	if (fd < 0)
@@ -593,7 +633,8 @@ static _Noreturn void child_main(struct run *run)
 	}
 	if (child_mount_root(run) < 0)
 		_exit(FSRUN_EXIT_ERROR);
-	if (recv_byte(run->sock, &b, NULL) < 0 || b != 'G')
+	/* An image's root works once the daemon serves it. */
+	if (run->o.image && (recv_byte(run->sock, &b, NULL) < 0 || b != 'G'))
 		_exit(FSRUN_EXIT_ERROR);
 	if (fsrun_sandbox_enter(&sb) < 0)
 		_exit(FSRUN_EXIT_ERROR);
@@ -614,31 +655,105 @@ static _Noreturn void child_main(struct run *run)
 
 /* ---- the parent ---- */
 
-/* Starts the layerfs daemon on the FUSE fd; returns once it serves (or failed). */
-static int start_daemon(struct run *run, int fuse_fd)
+/* Runs `layerfs ARGS...` with the store of this run; its stdout is returned when asked. */
+static int run_layerfs(struct run *run, char *const *args, char **ret_out)
 {
 	_cleanup_free_ char *layerfs = layerfs_path();
-	int status;
+	char *argv[16], *out = NULL;
+	size_t n = 0, len = 0, cap = 0;
+	int pfd[2] = { -1, -1 }, status;
 	pid_t pid;
 
 	if (!layerfs)
 		return -ENOMEM;
+	argv[n++] = layerfs;
+	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (ret_out && pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (ret_out && dup2(pfd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		setenv("LAYERFS_STORE", run->store_path, 1);
+		execvp(layerfs, argv);
+		fprintf(stderr, "fsrun: cannot run '%s': %s\n", layerfs, strerror(errno));
+		_exit(127);
+	}
+	if (ret_out) {
+		close(pfd[1]);
+		for (;;) {
+			if (len + 4096 + 1 > cap) {
+				char *p = realloc(out, cap = cap ? cap * 2 : 65536);
+				if (!p)
+					break;
+				out = p;
+			}
+			ssize_t k = read(pfd[0], out + len, cap - len - 1);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			len += k;
+		}
+		close(pfd[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(out);
+			return -errno;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		free(out);
+		return -EIO; /* layerfs said why */
+	}
+	if (ret_out) {
+		if (!out)
+			return -ENOMEM;
+		out[len] = 0;
+		*ret_out = out;
+	}
+	return 0;
+}
+
+/*
+ * Starts the layerfs daemon on the FUSE fd, as a child of this process in a session of its
+ * own (a Ctrl-C meant for the payload must not stop it); returns once it serves.
+ */
+static int start_daemon(struct run *run, int fuse_fd)
+{
+	_cleanup_free_ char *layerfs = layerfs_path();
+	int pfd[2], status;
+	char b = 0;
+	ssize_t k;
+	pid_t pid;
+
+	if (!layerfs || pipe2(pfd, O_CLOEXEC) < 0)
+		return fsrun_err(-errno, "pipe");
+	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		return fsrun_err(-errno, "fork");
 	if (pid == 0) {
-		char *argv[12];
+		char *argv[14];
 		int n = 0;
-		if (dup2(fuse_fd, 3) < 0)
+		setsid();
+		if (dup2(fuse_fd, 3) < 0 || dup2(pfd[1], 4) < 0)
 			_exit(127);
-		if (run->store_path)
-			setenv("LAYERFS_STORE", run->store_path, 1);
+		setenv("LAYERFS_STORE", run->store_path, 1);
 		argv[n++] = layerfs;
 		argv[n++] = "mount";
 		argv[n++] = (char *)run->o.image;
 		argv[n++] = run->rootdir;
 		argv[n++] = "--fuse-fd";
 		argv[n++] = "3";
+		argv[n++] = "--ready-fd";
+		argv[n++] = "4";
+		argv[n++] = "-f";
 		argv[n++] = "--name";
 		argv[n++] = run->name;
 		if (run->o.read_only)
@@ -648,44 +763,52 @@ static int start_daemon(struct run *run, int fuse_fd)
 		fprintf(stderr, "fsrun: cannot run '%s': %s\n", layerfs, strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return fsrun_err(-EIO, "layerfs could not serve image '%s'", run->o.image);
+	close(pfd[1]);
+	run->daemon = pid;
+	do
+		k = read(pfd[0], &b, 1);
+	while (k < 0 && errno == EINTR);
+	if (k != 1 || b != 'R') {
+		close(pfd[0]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		run->daemon = 0;
+		return fsrun_err(0, "layerfs could not serve image '%s'", run->o.image), -EIO;
+	}
+	close(pfd[0]);
 	return 0;
 }
 
-/* Removes a container once its daemon let go of it (the FUSE connection ended). */
+/* The daemon ends with the FUSE connection, that is with the container's last process. */
+static void wait_daemon(struct run *run)
+{
+	int status;
+
+	if (run->daemon <= 0)
+		return;
+	for (int i = 0; i < 1000; i++) {
+		pid_t p = waitpid(run->daemon, &status, WNOHANG);
+		if (p == run->daemon || (p < 0 && errno != EINTR))
+			return;
+		if (i == 500)
+			kill(run->daemon, SIGTERM);
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+}
+
 static void remove_container(struct run *run)
 {
-	struct lf_store *s = NULL;
-	struct lf_container *c = NULL;
-	struct lf_err err = {};
-	int r;
+	char *args[] = { "rm", run->name, NULL }, *out = NULL;
 
-	if (lf_store_open(run->store_path, false, &s) < 0)
-		return;
-	if (lf_container_lookup(s, run->name, &c, &err) == 0) {
-		for (int i = 0; i < 200; i++) {
-			err = (struct lf_err){};
-			r = lf_container_remove(s, c, &err);
-			if (r != -EBUSY)
-				break;
-			nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
-		}
-		if (r < 0)
-			fsrun_err(r, "cannot remove container '%s'", run->name);
-		lf_container_free(c);
-	}
-	lf_store_free(s);
+	run_layerfs(run, args, &out); /* its output is the name: not the payload's */
+	free(out);
 }
 
 static int load_image(struct run *run)
 {
-	struct lf_store *s = NULL;
-	struct lf_image *img = NULL;
-	struct lf_err err = {};
+	_cleanup_free_ char *out = NULL, *cfg_text = NULL;
+	char *args[] = { "inspect", (char *)run->o.image, NULL };
+	json_t *doc, *cfg;
 	int r;
 
 	if (run->o.store)
@@ -696,29 +819,33 @@ static int load_image(struct run *run)
 		return fsrun_err(-ENOMEM, "cannot find the store; use --store DIR");
 	if (!run->o.image)
 		return fsrun_proc_build(NULL, &run->o, &run->proc);
-	r = lf_store_open(run->store_path, false, &s);
+	/* layerfs reads the store; fsrun only needs the image's config from it. */
+	r = run_layerfs(run, args, &out);
 	if (r < 0)
-		return fsrun_err(r, "cannot open the store '%s'", run->store_path);
-	r = lf_image_resolve(s, run->o.image, &img, &err);
-	if (r < 0) {
-		fsrun_err(0, "%s", lf_err_str(&err, r));
-		lf_store_free(s);
 		return r;
-	}
-	r = fsrun_proc_build(img->config_json, &run->o, &run->proc);
-	lf_image_free(img);
-	lf_store_free(s);
-	return r;
+	doc = json_loads(out, 0, NULL);
+	cfg = json_object_get(doc, "config");
+	cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!cfg_text)
+		return fsrun_err(-EBADMSG, "layerfs inspect '%s' gave no image config",
+				 run->o.image);
+	return fsrun_proc_build(cfg_text, &run->o, &run->proc);
 }
 
 static int make_private_fuse_node(struct run *run)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/fuse", run->tmpdir);
-	if (mknod(path, S_IFCHR | 0600, makedev(10, 229)) < 0 ||
-	    chown(path, run->id_base, run->id_base) < 0)
-		return fsrun_err(-errno, "cannot make a /dev/fuse for the private id range");
+	snprintf(run->fuse_node, sizeof(run->fuse_node), "%s/run/fsrun-fuse-%s", run->store_path,
+		 run->name);
+	unlink(run->fuse_node);
+	if (mknod(run->fuse_node, S_IFCHR | 0600, makedev(10, 229)) < 0 ||
+	    chown(run->fuse_node, run->id_base, run->id_base) < 0) {
+		int r = fsrun_err(-errno,
+				  "cannot make a /dev/fuse for the private id range at '%s'",
+				  run->fuse_node);
+		run->fuse_node[0] = 0;
+		return r;
+	}
 	return 0;
 }
 
@@ -808,6 +935,7 @@ static int run_container(struct run *run)
 {
 	int fl = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC, sv[2], status, r;
 	int fuse_fd = -1, master = -1;
+	struct fsrun_cgroup cg;
 	sigset_t all, old;
 	char b;
 
@@ -836,19 +964,22 @@ static int run_container(struct run *run)
 	}
 	close(sv[1]);
 	run->sock = sv[0];
+	/* Limits hold from init's first step: it waits for the maps below. */
+	fsrun_cgroup_setup(&cg, run->name, &run->o.limits, run->child);
 	r = write_id_maps(run);
 	if (r == 0)
 		r = send_byte(run->sock, 'M');
-	if (r == 0)
+	if (r == 0 && run->o.image) {
 		r = recv_byte(run->sock, &b, &fuse_fd);
-	if (r == 0 && run->o.image && fuse_fd < 0)
-		r = -EPROTO;
-	if (r == 0 && run->o.image)
-		r = start_daemon(run, fuse_fd);
-	if (fuse_fd >= 0)
-		close(fuse_fd);
-	if (r == 0)
-		r = send_byte(run->sock, 'G');
+		if (r == 0 && fuse_fd < 0)
+			r = -EPROTO;
+		if (r == 0)
+			r = start_daemon(run, fuse_fd);
+		if (fuse_fd >= 0)
+			close(fuse_fd);
+		if (r == 0)
+			r = send_byte(run->sock, 'G');
+	}
 	/* -t: the master side of the container's terminal comes once the root is built. */
 	if (r == 0 && run->o.tty && recv_byte(run->sock, &b, &master) < 0)
 		master = -1; /* init failed before, and said why */
@@ -882,6 +1013,7 @@ static int run_container(struct run *run)
 			break;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	fsrun_cgroup_remove(&cg);
 	if (run->state_path)
 		unlink(run->state_path);
 	if (r < 0)
@@ -933,6 +1065,7 @@ int main(int argc, char **argv)
 		return FSRUN_EXIT_ERROR;
 	}
 	status = run_container(&run);
+	wait_daemon(&run);
 	if (run.o.image && (run.temporary || run.o.rm))
 		remove_container(&run);
 	remove_tmpdir(&run);

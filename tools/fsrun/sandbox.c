@@ -413,6 +413,9 @@ static int build_etc(int rootfd, const struct fsrun_sandbox *sb)
 				continue;
 		} else {
 			r = target_at(rootfd, dst, false, &fd);
+			/* A --root whose /etc this container may not write keeps its own. */
+			if (r == -EACCES || r == -EROFS || r == -EPERM)
+				continue;
 			if (r < 0)
 				return fsrun_err(r, "cannot make '%s'", dst);
 		}

@@ -9,7 +9,8 @@
  * --fuse-fd N serves a mount that the caller already made at MNT with the /dev/fuse fd N it
  * passed down (fsrun does this inside a user namespace, so that the kernel reads the ids the
  * daemon answers in that namespace). MNT is then only recorded: it may exist only in the
- * caller's mount namespace.
+ * caller's mount namespace. --ready-fd M (with -f) writes one byte to fd M once it serves, so
+ * such a caller can keep the daemon as its child and still know when to go on.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +46,7 @@ struct mount_args {
 	bool debug;
 	bool nonempty; /* -o nonempty: mount over a directory that has entries */
 	int fuse_fd; /* --fuse-fd, or -1 */
+	int ready_fd; /* --ready-fd: gets one byte once the mount serves, or -1 */
 	char *fuse_options;
 };
 
@@ -233,8 +235,13 @@ static int serve(const struct lf_cli *cli, const struct mount_args *a, int ready
 	lf_tree_unref(tree);
 	tree = NULL;
 	lf_store_lock(s, LF_LOCK_NONE);
-	if (a->foreground)
+	if (a->foreground && a->fuse_fd < 0)
 		lf_log(LF_LOG_INFO, "container '%s' mounted at '%s'", c->name, a->mountpoint);
+	if (a->ready_fd >= 0) {
+		if (write(a->ready_fd, "R", 1) != 1)
+			lf_log(LF_LOG_WARNING, "the caller went away");
+		close(a->ready_fd);
+	}
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "R", 1) != 1)
 			lf_log(LF_LOG_WARNING, "the parent process went away");
@@ -278,10 +285,11 @@ LF_CMD(mount)
 		{ "options", required_argument, NULL, 'o' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "fuse-fd", required_argument, NULL, 'F' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct mount_args a = { .fuse_fd = -1 };
+	struct mount_args a = { .fuse_fd = -1, .ready_fd = -1 };
 	_cleanup_free_ char *mp = NULL;
 	struct stat st;
 	int c, r, pipefd[2], status;
@@ -307,14 +315,18 @@ LF_CMD(mount)
 			a.debug = a.foreground = true;
 			break;
 		case 'F':
-			r = lf_parse_int(optarg, &a.fuse_fd);
-			if (r < 0 || a.fuse_fd < 3 || fcntl(a.fuse_fd, F_GETFD) < 0) {
-				lf_log(LF_LOG_ERR, "--fuse-fd '%s' is not an open file descriptor",
-				       optarg);
+		case 'R': {
+			int *fd = c == 'F' ? &a.fuse_fd : &a.ready_fd;
+			r = lf_parse_int(optarg, fd);
+			if (r < 0 || *fd < 3 || fcntl(*fd, F_GETFD) < 0) {
+				lf_log(LF_LOG_ERR, "--%s '%s' is not an open file descriptor",
+				       c == 'F' ? "fuse-fd" : "ready-fd", optarg);
 				free(a.fuse_options);
 				return LF_EXIT_USAGE;
 			}
+			fcntl(*fd, F_SETFD, FD_CLOEXEC);
 			break;
+		}
 		case 'h':
 			printf("usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [-f] "
 			       "[-o FUSE_OPTIONS]\n");
