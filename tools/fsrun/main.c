@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -91,7 +92,8 @@ struct run {
 	int ready_fd; /* --detach: told once the payload runs */
 	char *state_path; /* run/fsrun-NAME.json while it runs */
 	pid_t daemon; /* the layerfs daemon serving the root, or 0 */
-	char fuse_node[600]; /* a private range's /dev/fuse, in the store (not a nodev tmpfs) */
+	char fuse_node[600]; /* a private range's /dev/fuse (make_private_fuse_node) */
+	char fuse_dir[590];
 };
 
 /* ---- option parsing ---- */
@@ -437,6 +439,8 @@ static void remove_tmpdir(struct run *run)
 
 	if (run->fuse_node[0])
 		unlink(run->fuse_node);
+	if (run->fuse_dir[0] && strcmp(run->fuse_dir, run->tmpdir) != 0)
+		rmdir(run->fuse_dir);
 	if (!run->tmpdir[0])
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -833,20 +837,41 @@ static int load_image(struct run *run)
 	return fsrun_proc_build(cfg_text, &run->o, &run->proc);
 }
 
+/*
+ * A /dev/fuse the private id range's root may open: the host's is 0600 root, and the opener
+ * of the connection must be inside the user namespace. The node goes where devices work (not
+ * on a nodev mount) and where that root can reach it (a 0711 directory of its own).
+ */
 static int make_private_fuse_node(struct run *run)
 {
-	snprintf(run->fuse_node, sizeof(run->fuse_node), "%s/run/fsrun-fuse-%s", run->store_path,
-		 run->name);
-	unlink(run->fuse_node);
-	if (mknod(run->fuse_node, S_IFCHR | 0600, makedev(10, 229)) < 0 ||
-	    chown(run->fuse_node, run->id_base, run->id_base) < 0) {
-		int r = fsrun_err(-errno,
-				  "cannot make a /dev/fuse for the private id range at '%s'",
-				  run->fuse_node);
+	const char *bases[] = { run->tmpdir, "/var/tmp", "/tmp" };
+	struct statvfs sv;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+		if (statvfs(bases[i], &sv) < 0 || (sv.f_flag & ST_NODEV))
+			continue;
+		if (i == 0) {
+			snprintf(run->fuse_dir, sizeof(run->fuse_dir), "%s", run->tmpdir);
+		} else {
+			snprintf(run->fuse_dir, sizeof(run->fuse_dir), "%s/fsrun-fuse-XXXXXX",
+				 bases[i]);
+			if (!mkdtemp(run->fuse_dir) || chmod(run->fuse_dir, 0711) < 0) {
+				run->fuse_dir[0] = 0;
+				continue;
+			}
+		}
+		snprintf(run->fuse_node, sizeof(run->fuse_node), "%s/fuse", run->fuse_dir);
+		if (mknod(run->fuse_node, S_IFCHR | 0600, makedev(10, 229)) == 0 &&
+		    chown(run->fuse_node, run->id_base, run->id_base) == 0)
+			return 0;
+		unlink(run->fuse_node);
 		run->fuse_node[0] = 0;
-		return r;
+		if (i > 0)
+			rmdir(run->fuse_dir);
+		run->fuse_dir[0] = 0;
 	}
-	return 0;
+	return fsrun_err(-ENODEV, "cannot make a /dev/fuse for the private id range (no "
+				  "directory without nodev); use --userns host");
 }
 
 /* The record fsrun exec and fsrun stop find the container by. */
