@@ -106,6 +106,25 @@ fsr_ok --name rl-c "$img" cat /made-inside
 assert_eq "$FSR_OUT" "made inside" "the next run of the container after kill -9 -1"
 assert_not_contains "$FSR_ERR" "Transport endpoint is not connected" "the next run"
 
+step "--uidmap: ranges from /etc/subuid through newuidmap; the image's users are real users"
+require_cmd newuidmap newgidmap
+for f in /etc/subuid /etc/subgid; do
+	if ! grep -q "^$u:" "$f" 2>/dev/null; then
+		LF_RESTORE+=("sed -i '/^$u:/d' $f")
+		echo "$u:300000:65536" >>"$f"
+	fi
+done
+sub=$(grep "^$u:" /etc/subuid | head -n 1 | cut -d: -f2)
+subg=$(grep "^$u:" /etc/subgid | head -n 1 | cut -d: -f2)
+maps=(--uidmap "0:$uid:1" --uidmap "1:$sub:65536" --gidmap "0:$gid:1" --gidmap "1:$subg:65536")
+fsr_ok "${maps[@]}" -u app "$img" sh -c 'id -u; id -g; cat /proc/self/uid_map'
+assert_contains "$FSR_OUT" "$FSR_APP_UID
+$FSR_APP_GID" "the image's user app under --uidmap"
+assert_contains "$FSR_OUT" "$sub" "the container's uid_map under --uidmap"
+fsr_ok "${maps[@]}" -u "$FSR_DAEMON_UID" "$img" sh -c 'echo x >/tmp/f && stat -c %u /tmp/f'
+assert_eq "$FSR_OUT" "$FSR_DAEMON_UID" "a file made by uid $FSR_DAEMON_UID under --uidmap"
+fsr_own_error "a range /etc/subuid does not grant" "" --uidmap "0:$((uid + 1)):1" "$img" true
+
 step "--userns=host is for root only"
 fsr_own_error "--userns=host as $u" "" --userns=host "$img" true
 

@@ -69,6 +69,20 @@ static int attach(const char *store, const char *name, struct fsrun_state *st, i
 	return 0;
 }
 
+/* Whether this user namespace denies setgroups (a rootless single-id container). */
+static bool setgroups_denied(void)
+{
+	char buf[16] = "";
+	FILE *f = fopen("/proc/self/setgroups", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strncmp(buf, "deny", 4) == 0;
+}
+
 static int add_str(char ***v, size_t *n, const char *s)
 {
 	char **nv = realloc(*v, (*n + 2) * sizeof(*nv));
@@ -199,6 +213,7 @@ int fsrun_exec_main(int argc, char **argv)
 		.proc = &proc,
 		.o = &o,
 		.rootless = st.ids == FSRUN_IDS_ROOTLESS,
+		.groups = !setgroups_denied(),
 		.tty_fd = -1,
 	};
 	sigfillset(&all);

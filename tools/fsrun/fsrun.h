@@ -35,6 +35,13 @@ struct fsrun_mount {
 	bool ro;
 };
 
+/* One line of an id map: ids inside [inside, inside + count) are host ids from outside. */
+struct fsrun_idmap {
+	unsigned inside, outside, count;
+};
+
+#define FSRUN_MAX_IDMAP 8
+
 struct fsrun_limits {
 	int64_t memory; /* bytes, 0 for none */
 	int64_t pids;
@@ -65,6 +72,10 @@ struct fsrun_opts {
 	int preserve_fds;
 	bool detach; /* return once the payload runs; fsrun stop NAME ends it */
 	struct fsrun_limits limits;
+	/* --uidmap/--gidmap: ranges instead of the caller alone (newuidmap/newgidmap when not
+	 * root) or instead of the private range (root) */
+	struct fsrun_idmap uidmap[FSRUN_MAX_IDMAP], gidmap[FSRUN_MAX_IDMAP];
+	size_t n_uidmap, n_gidmap;
 };
 
 /* The process to run, before its user is resolved inside the root. */
@@ -128,6 +139,7 @@ struct fsrun_payload {
 	const struct fsrun_proc *proc;
 	const struct fsrun_opts *o;
 	bool rootless;
+	bool groups; /* setgroups() works: not a namespace with setgroups denied */
 	int tty_fd; /* -t: the pty's slave side, which becomes 0-2 and the controlling tty */
 };
 

@@ -94,20 +94,18 @@ static int enter_cwd(const char *cwd, bool read_only)
 
 static int set_ids(const struct fsrun_user *u, const struct fsrun_payload *p)
 {
-	if (!p->rootless) {
+	if (p->groups) {
 		if (setgroups(u->n_groups, u->groups) < 0)
 			return fsrun_err(-errno, "setgroups");
 	}
 	if (setresgid(u->gid, u->gid, u->gid) < 0)
 		return fsrun_err(-errno, "cannot switch to gid %u%s", (unsigned)u->gid,
-				 p->rootless && u->gid ? " (a rootless container maps only 0)"
-						       : "");
+				 p->rootless && u->gid ? " (not in the id map: see --uidmap)" : "");
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return fsrun_err(-errno, "PR_SET_KEEPCAPS");
 	if (setresuid(u->uid, u->uid, u->uid) < 0)
 		return fsrun_err(-errno, "cannot switch to uid %u%s", (unsigned)u->uid,
-				 p->rootless && u->uid ? " (a rootless container maps only 0)"
-						       : "");
+				 p->rootless && u->uid ? " (not in the id map: see --uidmap)" : "");
 	return 0;
 }
 

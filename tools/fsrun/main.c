@@ -70,6 +70,8 @@ static const char usage[] =
 	"  -v, --bind SRC:DST[:ro] bind a host path into the container\n"
 	"  --tmpfs DST            mount a tmpfs at DST\n"
 	"  --userns host          (root) run without a user namespace, as the host's root\n"
+	"  --uidmap C:H:N, --gidmap C:H:N   map ids C..C+N-1 to host ids H.. (repeatable;\n"
+	"                         newuidmap/newgidmap as non-root, within /etc/subuid)\n"
 	"  --cap-add CAP, --cap-drop CAP   (root) change the default capability set\n"
 	"  --preserve-fds N       pass fds 3..3+N-1 on to the command\n"
 	"  -d, --detach           return once the command runs (see fsrun stop)\n"
@@ -92,6 +94,7 @@ struct run {
 	int ready_fd; /* --detach: told once the payload runs */
 	char *state_path; /* run/fsrun-NAME.json while it runs */
 	pid_t daemon; /* the layerfs daemon serving the root, or 0 */
+	bool served; /* the daemon came up */
 	char fuse_node[600]; /* a private range's /dev/fuse (make_private_fuse_node) */
 	char fuse_dir[590];
 };
@@ -143,6 +146,20 @@ static int add_mount(struct fsrun_opts *o, const char *spec, bool tmpfs)
 	return 0;
 }
 
+/* "C:H:N" (podman's --uidmap form). */
+static int add_idmap(struct fsrun_idmap *v, size_t *n, const char *spec)
+{
+	struct fsrun_idmap m;
+	char tail;
+
+	if (sscanf(spec, "%u:%u:%u%c", &m.inside, &m.outside, &m.count, &tail) != 3 || m.count == 0)
+		return fsrun_err(-EINVAL, "id map '%s': use INSIDE:OUTSIDE:COUNT", spec);
+	if (*n >= FSRUN_MAX_IDMAP)
+		return fsrun_err(-E2BIG, "at most %d id map ranges", FSRUN_MAX_IDMAP);
+	v[(*n)++] = m;
+	return 0;
+}
+
 static int add_env(struct fsrun_opts *o, const char *kv)
 {
 	char **nv = realloc(o->env, (o->n_env + 1) * sizeof(*nv));
@@ -178,6 +195,8 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		OPT_MEMORY,
 		OPT_PIDS,
 		OPT_CPUS,
+		OPT_UIDMAP,
+		OPT_GIDMAP,
 	};
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -204,6 +223,8 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "pids-limit", required_argument, NULL, OPT_PIDS },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "uidmap", required_argument, NULL, OPT_UIDMAP },
+		{ "gidmap", required_argument, NULL, OPT_GIDMAP },
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -303,6 +324,11 @@ static int parse_args(int argc, char **argv, struct fsrun_opts *o)
 			o->limits.pids = n;
 			break;
 		}
+		case OPT_UIDMAP:
+		case OPT_GIDMAP:
+			r = add_idmap(c == OPT_UIDMAP ? o->uidmap : o->gidmap,
+				      c == OPT_UIDMAP ? &o->n_uidmap : &o->n_gidmap, optarg);
+			break;
 		case OPT_CPUS: {
 			char *end;
 			o->limits.cpus = strtod(optarg, &end);
@@ -466,31 +492,97 @@ static int write_proc_file(pid_t pid, const char *name, const char *content)
 	return r;
 }
 
-/* Rootless: the caller becomes 0, alone. Private: 65536 ids from id_base. */
+/* Writes a map: directly as root, through the setuid newuidmap/newgidmap otherwise (which
+ * check the ranges against /etc/subuid and /etc/subgid). -ECANCELED: failed, and said why. */
+static int write_map(struct run *run, bool uid, const struct fsrun_idmap *m, size_t n)
+{
+	char text[FSRUN_MAX_IDMAP * 40] = "", pid[16], args[FSRUN_MAX_IDMAP * 3][12];
+	char *argv[3 + FSRUN_MAX_IDMAP * 3], err[512];
+	size_t len = 0, k = 0;
+	int status, efd[2];
+	pid_t p;
+
+	if (geteuid() == 0 ||
+	    (n == 1 && m[0].count == 1 && m[0].outside == (uid ? run->uid : run->gid))) {
+		for (size_t i = 0; i < n; i++)
+			len += snprintf(text + len, sizeof(text) - len, "%u %u %u\n", m[i].inside,
+					m[i].outside, m[i].count);
+		return write_proc_file(run->child, uid ? "uid_map" : "gid_map", text);
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)run->child);
+	argv[k++] = uid ? "newuidmap" : "newgidmap";
+	argv[k++] = pid;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(args[3 * i], 12, "%u", m[i].inside);
+		snprintf(args[3 * i + 1], 12, "%u", m[i].outside);
+		snprintf(args[3 * i + 2], 12, "%u", m[i].count);
+		argv[k++] = args[3 * i];
+		argv[k++] = args[3 * i + 1];
+		argv[k++] = args[3 * i + 2];
+	}
+	argv[k] = NULL;
+	if (pipe2(efd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	p = fork();
+	if (p < 0)
+		return -errno;
+	if (p == 0) {
+		dup2(efd[1], STDERR_FILENO);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot run %s: %s (install the uidmap package)", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(efd[1]);
+	/* Its complaint becomes part of fsrun's one line. */
+	ssize_t got = read(efd[0], err, sizeof(err) - 1);
+	close(efd[0]);
+	err[got > 0 ? got : 0] = 0;
+	err[strcspn(err, "\n")] = 0;
+	while (waitpid(p, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return fsrun_err(0, "cannot write the user namespace's id maps: %s",
+			 err[0] ? err : "newuidmap failed"),
+	       -ECANCELED; /* said */
+}
+
+/*
+ * Rootless: the caller becomes 0, alone (or --uidmap ranges, through newuidmap). Root: 65536
+ * ids from id_base (or the --uidmap ranges).
+ */
 static int write_id_maps(struct run *run)
 {
-	char map[64];
+	const struct fsrun_opts *o = &run->o;
+	struct fsrun_idmap def = { 0, run->id_base, PRIVATE_IDS };
 	int r;
 
-	if (run->o.ids == FSRUN_IDS_HOST)
+	if (o->ids == FSRUN_IDS_HOST)
 		return 0;
-	if (run->o.ids == FSRUN_IDS_ROOTLESS) {
-		r = write_proc_file(run->child, "setgroups", "deny");
-		if (r == 0) {
-			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)run->uid);
-			r = write_proc_file(run->child, "uid_map", map);
-		}
-		if (r == 0) {
-			snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)run->gid);
-			r = write_proc_file(run->child, "gid_map", map);
-		}
-	} else {
-		snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)run->id_base, PRIVATE_IDS);
-		r = write_proc_file(run->child, "uid_map", map);
+	if (o->n_uidmap) {
+		r = write_map(run, true, o->uidmap, o->n_uidmap);
 		if (r == 0)
-			r = write_proc_file(run->child, "gid_map", map);
+			r = write_map(run, false, o->n_gidmap ? o->gidmap : o->uidmap,
+				      o->n_gidmap ? o->n_gidmap : o->n_uidmap);
+	} else if (o->ids == FSRUN_IDS_ROOTLESS) {
+		struct fsrun_idmap u = { 0, run->uid, 1 }, g = { 0, run->gid, 1 };
+		/* One id: setgroups must be denied before an unprivileged gid_map write. */
+		r = write_proc_file(run->child, "setgroups", "deny");
+		if (r == 0)
+			r = write_map(run, true, &u, 1);
+		if (r == 0)
+			r = write_map(run, false, &g, 1);
+	} else {
+		r = write_map(run, true, &def, 1);
+		if (r == 0)
+			r = write_map(run, false, &def, 1);
 	}
-	return r < 0 ? fsrun_err(r, "cannot write the user namespace's id maps") : 0;
+	if (r < 0 && r != -ECANCELED)
+		fsrun_err(r, "cannot write the user namespace's id maps");
+	return r;
 }
 
 /* A private range per container name, from the range systemd-nspawn picks from. */
@@ -615,6 +707,7 @@ static _Noreturn void child_main(struct run *run)
 		.proc = &run->proc,
 		.o = &run->o,
 		.rootless = sb.rootless,
+		.groups = !sb.rootless || run->o.n_uidmap > 0,
 		.tty_fd = -1,
 	};
 	char b;
@@ -628,7 +721,7 @@ static _Noreturn void child_main(struct run *run)
 		fsrun_err(-errno, "cannot become root in the user namespace");
 		_exit(FSRUN_EXIT_ERROR);
 	}
-	if (!sb.rootless)
+	if (p.groups)
 		setgroups(0, NULL);
 	/* Nothing mounted from here on propagates back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
@@ -780,6 +873,7 @@ static int start_daemon(struct run *run, int fuse_fd)
 		return fsrun_err(0, "layerfs could not serve image '%s'", run->o.image), -EIO;
 	}
 	close(pfd[0]);
+	run->served = true;
 	return 0;
 }
 
@@ -845,7 +939,13 @@ static int load_image(struct run *run)
 static int make_private_fuse_node(struct run *run)
 {
 	const char *bases[] = { run->tmpdir, "/var/tmp", "/tmp" };
+	uid_t root_uid = run->id_base;
 	struct statvfs sv;
+
+	/* The host id the container's root has. */
+	for (size_t i = 0; i < run->o.n_uidmap; i++)
+		if (run->o.uidmap[i].inside == 0)
+			root_uid = run->o.uidmap[i].outside;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
 		if (statvfs(bases[i], &sv) < 0 || (sv.f_flag & ST_NODEV))
@@ -862,7 +962,7 @@ static int make_private_fuse_node(struct run *run)
 		}
 		snprintf(run->fuse_node, sizeof(run->fuse_node), "%s/fuse", run->fuse_dir);
 		if (mknod(run->fuse_node, S_IFCHR | 0600, makedev(10, 229)) == 0 &&
-		    chown(run->fuse_node, run->id_base, run->id_base) == 0)
+		    chown(run->fuse_node, root_uid, root_uid) == 0)
 			return 0;
 		unlink(run->fuse_node);
 		run->fuse_node[0] = 0;
@@ -1091,7 +1191,8 @@ int main(int argc, char **argv)
 	}
 	status = run_container(&run);
 	wait_daemon(&run);
-	if (run.o.image && (run.temporary || run.o.rm))
+	/* Only a daemon that served made (or used) the container. */
+	if (run.o.image && run.served && (run.temporary || run.o.rm))
 		remove_container(&run);
 	remove_tmpdir(&run);
 	fsrun_proc_done(&run.proc);
