@@ -167,7 +167,7 @@ static int reopen(int rootfd, const char *path, int *fd)
 static int verify_ro(int rootfd, const char *path)
 {
 	struct statvfs sv;
-	int fd = fsrun_open_in_root(rootfd, path, O_RDONLY | O_DIRECTORY, 0), r = 0;
+	int fd = fsrun_open_in_root(rootfd, path, O_PATH, 0), r = 0;
 
 	if (fd < 0)
 		return fsrun_err(fd, "cannot check '%s'", path);
@@ -196,7 +196,7 @@ static int bind_host(int rootfd, const char *src, const char *dst, bool ro)
 	close(fd);
 	if (r < 0)
 		return fsrun_err(r, "cannot bind '%s' on '%s'", src, dst);
-	return 0;
+	return ro ? verify_ro(rootfd, dst) : 0;
 }
 
 static int mount_tmpfs(int rootfd, const char *dst, unsigned long flags, const char *data)
