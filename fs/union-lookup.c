@@ -165,8 +165,20 @@ int lf_union_resolve_name(struct lf_union *u, struct lf_node *parent, const char
 		if (r == 0)
 			lmode = lf_lower_mode(u->lower, lower);
 	}
-	if (have_upper && S_ISDIR(ret_ust->st_mode) && lower != LF_TREE_NONE && S_ISDIR(lmode))
-		opaque = child_is_opaque(u, parent->upper_fd, name);
+	if (have_upper && S_ISDIR(ret_ust->st_mode)) {
+		uint32_t target;
+		/* A renamed lower directory merges with where it came from, not with this name. */
+		r = lf_upper_get_redirect(&u->upper, parent->upper_fd, name, &target);
+		if (r == 0 && S_ISDIR(lf_lower_mode(u->lower, target))) {
+			lf_union_resolve(ret_ust, false, lower, lmode, ret);
+			ret->lower = target;
+			return 0;
+		}
+		if (r < 0 && r != -ENODATA && r != -EBADMSG)
+			return r;
+		if (lower != LF_TREE_NONE && S_ISDIR(lmode))
+			opaque = child_is_opaque(u, parent->upper_fd, name);
+	}
 	lf_union_resolve(have_upper ? ret_ust : NULL, opaque, lower, lmode, ret);
 	return 0;
 }

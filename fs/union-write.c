@@ -544,7 +544,7 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 	struct lf_resolved src, dst;
 	struct stat sust, dust;
 	struct lf_node *sn = NULL, *dn = NULL;
-	bool sdir, ddir;
+	bool sdir, ddir, redirect;
 	int r;
 
 	if (u->read_only)
@@ -567,10 +567,10 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 		return 0;
 	sdir = is_dir_entry(u, &src, &sust);
 	ddir = dst.visible && is_dir_entry(u, &dst, &dust);
-	/* Lower directories (or merged ones) would need redirects: not yet. */
-	if (sdir && (!src.has_upper || src.lower != LF_TREE_NONE))
-		return -EXDEV;
-	if ((flags & RENAME_EXCHANGE) && ddir && (!dst.has_upper || dst.lower != LF_TREE_NONE))
+	/* A directory with lower contents moves with a redirect; exchanging two is not done. */
+	redirect = sdir && src.lower != LF_TREE_NONE;
+	if ((flags & RENAME_EXCHANGE) &&
+	    (redirect || (ddir && (!dst.has_upper || dst.lower != LF_TREE_NONE))))
 		return -EXDEV;
 	if (dst.visible && !(flags & RENAME_EXCHANGE)) {
 		if (sdir && !ddir)
@@ -610,6 +610,12 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 	r = lf_union_copyup_locked(u, newparent, true);
 	if (r < 0)
 		goto out;
+	if (redirect) {
+		/* Its lower contents follow it, whatever the new name has below. */
+		r = lf_upper_set_redirect(&u->upper, sn->upper_fd, src.lower);
+		if (r < 0)
+			goto out;
+	}
 
 	if (flags & RENAME_EXCHANGE) {
 		r = lf_union_copyup_locked(u, dn, true);
@@ -662,7 +668,7 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 		r = -errno;
 		goto out;
 	}
-	if (sdir && dst.lower_below) {
+	if (sdir && dst.lower_below && !redirect) {
 		r = lf_upper_set_opaque(&u->upper, sn->upper_fd);
 		if (r < 0)
 			goto out;

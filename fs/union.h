@@ -78,6 +78,7 @@ struct lf_upper {
 	gid_t egid;
 	const char *opaque_xattr; /* trusted.overlay.opaque or user.overlay.opaque */
 	const char *origin_xattr; /* trusted.layerfs.origin or user.layerfs.origin */
+	const char *redirect_xattr; /* trusted.layerfs.redirect or user.layerfs.redirect */
 };
 
 #define LF_OVERRIDE_XATTR "user.containers.override_stat"
@@ -93,6 +94,15 @@ int lf_upper_mkwhiteout(const struct lf_upper *u, int dirfd, const char *name);
 /* Does the directory (an fd opened O_RDONLY|O_DIRECTORY) carry an opaque xattr? */
 bool lf_upper_is_opaque(const struct lf_upper *u, int dirfd);
 int lf_upper_set_opaque(const struct lf_upper *u, int dirfd);
+/*
+ * A renamed lower directory keeps showing its lower contents through a redirect: the xattr
+ * <trusted|user>.layerfs.redirect on its upper directory holds the lower tree ino it merges
+ * with, in place of the lower entry of the same name. Reads the redirect of parent_fd/name
+ * (-ENODATA when it has none).
+ */
+int lf_upper_get_redirect(const struct lf_upper *u, int parent_fd, const char *name,
+			  uint32_t *ret_ino);
+int lf_upper_set_redirect(const struct lf_upper *u, int dirfd, uint32_t ino);
 /* A fresh unique name for staging in work/. */
 void lf_upper_tmpname(char buf[40]);
 /* "/proc/self/fd/N": lets path-based calls reach an O_PATH fd's inode. */

@@ -33,6 +33,7 @@ int lf_upper_init(struct lf_upper *u, int dir_fd, int work_fd)
 	u->privileged = u->euid == 0;
 	u->opaque_xattr = u->privileged ? "trusted.overlay.opaque" : "user.overlay.opaque";
 	u->origin_xattr = u->privileged ? "trusted.layerfs.origin" : "user.layerfs.origin";
+	u->redirect_xattr = u->privileged ? "trusted.layerfs.redirect" : "user.layerfs.redirect";
 	return 0;
 }
 
@@ -85,6 +86,35 @@ int lf_upper_mkwhiteout(const struct lf_upper *u, int dirfd, const char *name)
 			break;
 	}
 	if (mknodat(dirfd, name, S_IFCHR | 0000, makedev(0, 0)) < 0)
+		return -errno;
+	return 0;
+}
+
+int lf_upper_get_redirect(const struct lf_upper *u, int parent_fd, const char *name,
+			  uint32_t *ret_ino)
+{
+	char path[32 + 256 + 2], v[16], *end;
+	unsigned long x;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", parent_fd, name);
+	n = lgetxattr(path, u->redirect_xattr, v, sizeof(v) - 1);
+	if (n < 0)
+		return errno == ENOTSUP ? -ENODATA : -errno;
+	v[n] = 0;
+	x = strtoul(v, &end, 10);
+	if (n == 0 || *end || x >= UINT32_MAX)
+		return -EBADMSG;
+	*ret_ino = x;
+	return 0;
+}
+
+int lf_upper_set_redirect(const struct lf_upper *u, int dirfd, uint32_t ino)
+{
+	char v[16];
+	int k = snprintf(v, sizeof(v), "%u", ino);
+
+	if (fsetxattr(dirfd, u->redirect_xattr, v, k, 0) < 0)
 		return -errno;
 	return 0;
 }

@@ -515,8 +515,19 @@ START_TEST(test_rename)
 	ck_assert_int_eq(lf_union_rename(F.u, lib, "a", lib, "b", RENAME_EXCHANGE), 0);
 	ck_assert_str_eq(read_all(F.u, "lib/a"), "B\n");
 	ck_assert_str_eq(read_all(F.u, "lib/b"), "s3cret\n");
-	/* Lower directories: EXDEV for now (mv copies). */
-	ck_assert_int_eq(lf_union_rename(F.u, F.u->root, "lib", F.u->root, "lib2", 0), -EXDEV);
+	/* A lower directory moves with a redirect: its lower contents follow it, the old name is
+	 * a whiteout; exchanging it with another is refused (EXDEV: mv copies). */
+	ck_assert_int_eq(lf_union_rename(F.u, F.u->root, "lib", F.u->root, "etc", RENAME_EXCHANGE),
+			 -EXDEV);
+	ck_assert_int_eq(lf_union_rename(F.u, F.u->root, "lib", F.u->root, "lib2", 0), 0);
+	ck_assert_ptr_null(walk(F.u, "lib", NULL));
+	ck_assert_str_eq(list(F.u, "lib2"), "a,b,sub");
+	ck_assert_str_eq(read_all(F.u, "lib2/b"), "s3cret\n");
+	ck_assert_int_eq(upper_lstat("lib", &st), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	ck_assert_int_eq(upper_lstat("lib2/b", &st),
+			 0); /* written before the move, not copied by it */
+	ck_assert_int_ne(upper_lstat("lib2/sub", &st), 0);
 	/* Upper-only directories move. */
 	struct lf_node *n;
 	ck_assert_int_eq(lf_union_mknod(F.u, F.u->root, "new", S_IFDIR | 0755, 0, &root_ctx, 0, &n,
