@@ -49,9 +49,10 @@ static int copy_xattrs(struct lf_union *u, uint32_t ino, mode_t type, const char
 
 /* Builds the copy of lower inode ino as work/<tmp>; returns an fd on it (O_PATH except for
  * directories and regular files). */
-static int build_copy(struct lf_union *u, struct lf_node *n, bool with_data, const char *tmp,
+static int build_copy(struct lf_union *u, struct lf_node *n, enum lf_copyup how, const char *tmp,
 		      int *ret_fd)
 {
+	bool with_data = how == LF_COPYUP_DATA;
 	struct lf_upper *up = &u->upper;
 	struct timespec ts[2];
 	const char *target;
@@ -122,6 +123,23 @@ static int build_copy(struct lf_union *u, struct lf_node *n, bool with_data, con
 			n->origin = LF_TREE_NONE;
 	} else if (!S_ISDIR(st.st_mode)) {
 		n->origin = LF_TREE_NONE;
+	}
+	/* Metacopy: the right size, no bytes, a mark; reads go to the object until a write. */
+	n->metacopy = false;
+	if (how == LF_COPYUP_META && S_ISREG(st.st_mode) && st.st_size > 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", up->work_fd, tmp);
+		if (n->origin == n->lower && ftruncate(fd, st.st_size) == 0 &&
+		    lsetxattr(path, up->metacopy_xattr, "", 0, 0) == 0) {
+			n->metacopy = true;
+		} else if (ftruncate(fd, 0) == 0 &&
+			   lf_lower_open_data(u->lower, n->lower, &src) == 0 && src >= 0) {
+			/* no mark possible: a full copy after all */
+			r = lf_upper_copy_data(src, fd, st.st_size);
+			close(src);
+			if (r < 0)
+				goto fail;
+		}
 	}
 	r = lf_upper_set_owner_mode(up, fd, st.st_mode & S_IFMT, st.st_uid, st.st_gid, st.st_mode);
 	if (r < 0)
@@ -237,6 +255,7 @@ static void adopt_link(struct lf_union *u, struct lf_node *n, struct lf_node *ot
 	other->udev = n->udev;
 	other->uino = n->uino;
 	other->origin = n->origin;
+	other->metacopy = n->metacopy;
 	other->lower_shared = false;
 	other->lower = LF_TREE_NONE;
 	/* Not hashed: n holds the key, and lookups of any name of the group find n. */
@@ -284,7 +303,7 @@ static int link_group(struct lf_union *u, struct lf_node *n, uint32_t ino)
 		if (r == 0 && (!res.visible || res.has_upper || res.lower != ino))
 			r = -EEXIST; /* that name was changed since */
 		if (r == 0)
-			r = lf_union_copyup_locked(u, dir, true);
+			r = lf_union_copyup_locked(u, dir, LF_COPYUP_DATA);
 		if (r == 0) {
 			save_times(dir->upper_fd, ts);
 			if (linkat(AT_FDCWD, path, dir->upper_fd, name, AT_SYMLINK_FOLLOW) < 0)
@@ -303,7 +322,65 @@ static int link_group(struct lf_union *u, struct lf_node *n, uint32_t ino)
 	return 0;
 }
 
-int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data)
+bool lf_union_metacopy_locked(struct lf_union *u, struct lf_node *n)
+{
+	char path[32];
+
+	if (!n->metacopy)
+		return false;
+	lf_upper_fdpath(n->upper_fd, path);
+	if (getxattr(path, u->upper.metacopy_xattr, NULL, 0) < 0 && errno == ENODATA)
+		__atomic_store_n(&n->metacopy, false, __ATOMIC_RELEASE);
+	return n->metacopy;
+}
+
+/*
+ * The bytes of a metacopy file, from its origin's object into the upper file it already is
+ * (so every name and open handle of it follows); the file keeps its times. EMPTY only drops
+ * the mark: the caller truncates.
+ */
+static int copy_bytes_up(struct lf_union *u, struct lf_node *n, enum lf_copyup how)
+{
+	struct timespec ts[2];
+	struct lf_tree_stat ts_lower;
+	struct stat st;
+	char path[32];
+	int src = -1, dst, r = 0;
+
+	if (!lf_union_metacopy_locked(u, n))
+		return 0;
+	lf_upper_fdpath(n->upper_fd, path);
+	dst = open(path, O_WRONLY | O_CLOEXEC);
+	if (dst < 0)
+		return -errno;
+	if (fstat(dst, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (how == LF_COPYUP_DATA) {
+		r = lf_tree_stat(u->lower->tree, n->origin, &ts_lower);
+		if (r == 0)
+			r = lf_lower_open_data(u->lower, n->origin, &src);
+		if (r == 0 && src >= 0)
+			r = lf_upper_copy_data(src, dst, ts_lower.size);
+		if (src >= 0)
+			close(src);
+		if (r < 0)
+			goto out;
+		(void)futimens(dst, ts);
+	}
+	if (fremovexattr(dst, u->upper.metacopy_xattr) < 0 && errno != ENODATA)
+		r = -errno;
+	else
+		__atomic_store_n(&n->metacopy, false, __ATOMIC_RELEASE);
+out:
+	close(dst);
+	return r;
+}
+
+int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, enum lf_copyup how)
 {
 	struct timespec pts[2];
 	uint32_t lower = n->lower;
@@ -313,16 +390,16 @@ int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data
 	int fd = -1, r;
 
 	if (n->upper_fd >= 0)
-		return 0;
+		return how == LF_COPYUP_META ? 0 : copy_bytes_up(u, n, how);
 	if (u->read_only)
 		return -EROFS;
 	if (!parent || n->lower == LF_TREE_NONE)
 		return -ENOENT; /* unlinked while open */
-	r = lf_union_copyup_locked(u, parent, true);
+	r = lf_union_copyup_locked(u, parent, LF_COPYUP_DATA);
 	if (r < 0)
 		return r;
 	lf_upper_tmpname(tmp);
-	r = build_copy(u, n, with_data, tmp, &fd);
+	r = build_copy(u, n, how, tmp, &fd);
 	if (r < 0)
 		return r;
 	save_times(parent->upper_fd, pts);

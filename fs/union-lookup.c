@@ -232,7 +232,11 @@ int lf_union_node_upper(struct lf_union *u, struct lf_node *parent, const char *
 		n->lower = lower;
 		n->origin = lower;
 	} else {
+		char path[32];
 		n->origin = read_origin(u, fd);
+		lf_upper_fdpath(fd, path);
+		n->metacopy = S_ISREG(st.st_mode) && n->origin != LF_TREE_NONE &&
+			      getxattr(path, u->upper.metacopy_xattr, NULL, 0) >= 0;
 	}
 	lf_node_hash_upper(u, n);
 	*ret = n;
@@ -315,6 +319,9 @@ int lf_union_getattr_locked(struct lf_union *u, struct lf_node *n, struct stat *
 			st.st_nlink = 1;
 	} else {
 		st.st_ino = lf_union_ino(n->origin, st.st_ino);
+		/* A metacopy holds no blocks of its own, but its bytes do exist. */
+		if (__atomic_load_n(&n->metacopy, __ATOMIC_ACQUIRE))
+			st.st_blocks = (st.st_size + 511) / 512;
 	}
 	*ret = st;
 	return 0;
@@ -778,16 +785,18 @@ int lf_union_open(struct lf_union *u, struct lf_node *n, int flags, struct lf_fi
 		r = -EROFS;
 		goto out;
 	}
-	if (write && n->upper_fd < 0) {
-		r = lf_union_copyup_locked(u, n, !(flags & O_TRUNC));
+	if (write && (n->upper_fd < 0 || n->metacopy)) {
+		r = lf_union_copyup_locked(u, n,
+					   (flags & O_TRUNC) ? LF_COPYUP_EMPTY : LF_COPYUP_DATA);
 		if (r < 0)
 			goto out;
 	}
-	if (n->upper_fd >= 0) {
+	if (n->upper_fd >= 0 && !lf_union_metacopy_locked(u, n)) {
 		r = open_upper(n, flags, &f->fd);
 		f->upper = true;
 	} else {
-		r = lf_lower_open_data(u->lower, n->lower, &f->fd);
+		/* lower-only, or a metacopy whose bytes are still the origin's object */
+		r = lf_lower_open_data(u->lower, n->upper_fd >= 0 ? n->origin : n->lower, &f->fd);
 	}
 	if (r == 0) {
 		f->node = n;
@@ -810,12 +819,14 @@ int lf_union_file_fd(struct lf_union *u, struct lf_file *f)
 
 	if (f->upper)
 		return f->fd;
-	/* Another handle copied the file up: read what it writes from now on. */
-	if (__atomic_load_n(&f->node->upper_fd, __ATOMIC_ACQUIRE) < 0)
+	/* Another handle copied the file's bytes up: read what it writes from now on. */
+	if (__atomic_load_n(&f->node->upper_fd, __ATOMIC_ACQUIRE) < 0 ||
+	    __atomic_load_n(&f->node->metacopy, __ATOMIC_ACQUIRE))
 		return f->fd;
 	pthread_mutex_lock(&u->lock);
 	pthread_mutex_lock(&f->lock);
-	if (!f->upper && f->node->upper_fd >= 0 && open_upper(f->node, O_RDONLY, &fd) == 0) {
+	if (!f->upper && f->node->upper_fd >= 0 && !f->node->metacopy &&
+	    open_upper(f->node, O_RDONLY, &fd) == 0) {
 		f->old_fd = f->fd;
 		f->fd = fd;
 		f->upper = true;

@@ -80,7 +80,7 @@ static int begin_create(struct lf_union *u, struct lf_node *parent, const char *
 		return r;
 	if (res->visible)
 		return -EEXIST;
-	return lf_union_copyup_locked(u, parent, true);
+	return lf_union_copyup_locked(u, parent, LF_COPYUP_DATA);
 }
 
 /* Finishes a new entry: the node, its lookup count and its attributes. */
@@ -294,7 +294,7 @@ int lf_union_link(struct lf_union *u, struct lf_node *n, struct lf_node *parent,
 	r = begin_create(u, parent, name, &res);
 	if (r < 0)
 		goto out;
-	r = lf_union_copyup_locked(u, n, true);
+	r = lf_union_copyup_locked(u, n, LF_COPYUP_META);
 	if (r < 0)
 		goto out;
 	lf_upper_fdpath(n->upper_fd, path);
@@ -400,7 +400,7 @@ int lf_union_unlink(struct lf_union *u, struct lf_node *parent, const char *name
 		if (r == 0)
 			upper_gone(u, &ust);
 	} else {
-		r = lf_union_copyup_locked(u, parent, true);
+		r = lf_union_copyup_locked(u, parent, LF_COPYUP_DATA);
 		if (r == 0)
 			r = lf_upper_mkwhiteout(&u->upper, parent->upper_fd, name);
 		if (r == 0)
@@ -508,7 +508,7 @@ int lf_union_rmdir(struct lf_union *u, struct lf_node *parent, const char *name)
 			}
 		}
 	} else {
-		r = lf_union_copyup_locked(u, parent, true);
+		r = lf_union_copyup_locked(u, parent, LF_COPYUP_DATA);
 		if (r == 0)
 			r = lf_upper_mkwhiteout(&u->upper, parent->upper_fd, name);
 		if (r == 0)
@@ -604,10 +604,10 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 		if (r < 0)
 			goto out;
 	}
-	r = lf_union_copyup_locked(u, sn, true);
+	r = lf_union_copyup_locked(u, sn, LF_COPYUP_META);
 	if (r < 0)
 		goto out;
-	r = lf_union_copyup_locked(u, newparent, true);
+	r = lf_union_copyup_locked(u, newparent, LF_COPYUP_DATA);
 	if (r < 0)
 		goto out;
 	if (redirect) {
@@ -618,7 +618,7 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 	}
 
 	if (flags & RENAME_EXCHANGE) {
-		r = lf_union_copyup_locked(u, dn, true);
+		r = lf_union_copyup_locked(u, dn, LF_COPYUP_META);
 		if (r < 0)
 			goto out;
 		if (renameat2(parent->upper_fd, name, newparent->upper_fd, newname,
@@ -733,7 +733,10 @@ int lf_union_setattr(struct lf_union *u, struct lf_node *n, struct lf_file *f, u
 		r = -EROFS;
 		goto out;
 	}
-	r = lf_union_copyup_locked(u, n, !((what & LF_SET_SIZE) && in->st_size == 0));
+	r = lf_union_copyup_locked(u, n,
+				   !(what & LF_SET_SIZE) ? LF_COPYUP_META
+				   : in->st_size == 0	 ? LF_COPYUP_EMPTY
+							 : LF_COPYUP_DATA);
 	if (r < 0)
 		goto out;
 	lf_upper_fdpath(n->upper_fd, path);
@@ -813,7 +816,7 @@ int lf_union_setxattr(struct lf_union *u, struct lf_node *n, const char *name, c
 	if (lf_upper_xattr_is_private(name))
 		return -EPERM;
 	pthread_mutex_lock(&u->lock);
-	r = u->read_only ? -EROFS : lf_union_copyup_locked(u, n, true);
+	r = u->read_only ? -EROFS : lf_union_copyup_locked(u, n, LF_COPYUP_META);
 	if (r == 0) {
 		lf_upper_fdpath(n->upper_fd, path);
 		if ((n->type == S_IFLNK ? lsetxattr(path, name, value, size, flags)
@@ -832,7 +835,7 @@ int lf_union_removexattr(struct lf_union *u, struct lf_node *n, const char *name
 	if (lf_upper_xattr_is_private(name))
 		return -ENODATA;
 	pthread_mutex_lock(&u->lock);
-	r = u->read_only ? -EROFS : lf_union_copyup_locked(u, n, true);
+	r = u->read_only ? -EROFS : lf_union_copyup_locked(u, n, LF_COPYUP_META);
 	if (r == 0) {
 		lf_upper_fdpath(n->upper_fd, path);
 		if ((n->type == S_IFLNK ? lremovexattr(path, name) : removexattr(path, name)) < 0)

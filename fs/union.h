@@ -79,6 +79,7 @@ struct lf_upper {
 	const char *opaque_xattr; /* trusted.overlay.opaque or user.overlay.opaque */
 	const char *origin_xattr; /* trusted.layerfs.origin or user.layerfs.origin */
 	const char *redirect_xattr; /* trusted.layerfs.redirect or user.layerfs.redirect */
+	const char *metacopy_xattr; /* trusted.layerfs.metacopy or user.layerfs.metacopy */
 };
 
 #define LF_OVERRIDE_XATTR "user.containers.override_stat"
@@ -193,6 +194,7 @@ struct lf_node {
 	mode_t type; /* S_IFMT */
 	bool opaque;
 	bool lower_shared; /* lower-only with nlink > 1: keyed by parent + name too */
+	bool metacopy; /* an upper regular file whose bytes are still origin's object */
 	bool hashed_lower, hashed_upper;
 
 	uint64_t nlookup; /* the kernel's lookup count */
@@ -330,9 +332,19 @@ void lf_union_release(struct lf_union *u, struct lf_file *f);
 
 /* ---- union-copyup.c ---- */
 
-/* Copies n (and its parents) up unless it already has an upper; with_data false skips the
- * file's bytes (it is about to be truncated to 0). Caller holds u->lock. */
-int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, bool with_data);
+enum lf_copyup {
+	LF_COPYUP_DATA, /* metadata and bytes: the file is about to be written */
+	LF_COPYUP_EMPTY, /* no bytes: the file is about to be truncated to 0 */
+	/* Only metadata changes (chmod, chown, utimens, xattrs, link, rename): a regular file's
+	 * bytes stay in the store's object until it is written (metacopy). */
+	LF_COPYUP_META,
+};
+/* Copies n (and its parents) up unless it already has an upper, or copies a metacopy file's
+ * bytes up for LF_COPYUP_DATA. Caller holds u->lock. */
+int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, enum lf_copyup how);
+/* Is the upper file of a metacopy node still without its bytes (another name of it may have
+ * copied them)? Clears n->metacopy when not. Caller holds u->lock. */
+bool lf_union_metacopy_locked(struct lf_union *u, struct lf_node *n);
 /* Removes a staging entry from work/ (file or empty directory). */
 void lf_upper_drop_tmp(const struct lf_upper *up, const char *tmp);
 

@@ -34,6 +34,7 @@ int lf_upper_init(struct lf_upper *u, int dir_fd, int work_fd)
 	u->opaque_xattr = u->privileged ? "trusted.overlay.opaque" : "user.overlay.opaque";
 	u->origin_xattr = u->privileged ? "trusted.layerfs.origin" : "user.layerfs.origin";
 	u->redirect_xattr = u->privileged ? "trusted.layerfs.redirect" : "user.layerfs.redirect";
+	u->metacopy_xattr = u->privileged ? "trusted.layerfs.metacopy" : "user.layerfs.metacopy";
 	return 0;
 }
 

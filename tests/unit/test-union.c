@@ -564,6 +564,24 @@ START_TEST(test_link_and_setattr)
 	ck_assert_int_eq(st.st_mtim.tv_sec, 1234567890);
 	ck_assert_int_eq(st.st_mtim.tv_nsec, 5);
 	ck_assert_str_eq(read_all(F.u, "lib/b"), "B\n");
+	/* ...without its bytes (metacopy): the upper file has the size, no blocks, a mark. */
+	char path[256], got[8];
+	struct stat ust;
+	snprintf(path, sizeof(path), "%s/upper/lib/b", F.root);
+	ck_assert_int_eq(upper_lstat("lib/b", &ust), 0);
+	ck_assert_int_eq(ust.st_size, 2);
+	ck_assert_int_le(ust.st_blocks, 8); /* at most an xattr block */
+	ck_assert_int_ge(getxattr(path, F.u->upper.metacopy_xattr, NULL, 0), 0);
+	ck_assert_int_eq(st.st_blocks, 1); /* what stat shows: the bytes exist */
+	/* A write brings the bytes up, keeps the new times, drops the mark. */
+	write_at(F.u, "lib/b", "b", O_WRONLY);
+	ck_assert_str_eq(read_all(F.u, "lib/b"), "b\n");
+	ck_assert_int_lt(getxattr(path, F.u->upper.metacopy_xattr, NULL, 0), 0);
+	FILE *uf = fopen(path, "r");
+	ck_assert_ptr_nonnull(uf);
+	ck_assert_ptr_nonnull(fgets(got, sizeof(got), uf));
+	fclose(uf);
+	ck_assert_str_eq(got, "b\n");
 	/* Truncate. */
 	in.st_size = 1;
 	ck_assert_int_eq(
