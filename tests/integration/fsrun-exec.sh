@@ -57,6 +57,53 @@ step "-t: the payload's stdio is a terminal of the container's own devpts"
 FSR_STDIN=/dev/null fsr_ok -t "$img" sh -c 'readlink /proc/self/fd/0; stty size 2>/dev/null || true'
 assert_contains "$FSR_OUT" /dev/pts/0 "the payload's stdin under -t"
 
+step "-t: the window size is the caller's, and follows SIGWINCH"
+fsr_winch=$(python3 - "$FSRUN" "$img" <<'PY'
+import fcntl, os, pty, select, signal, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "-t", sys.argv[2], "sh", "-c",
+                           "stty size; echo ready; sleep 1; stty size"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
+out, deadline, resized = b"", time.time() + 20, False
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.1)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    if b"ready" in out and not resized:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        os.kill(pid, signal.SIGWINCH)
+        resized = True
+os.waitpid(pid, 0)
+print(out.decode(errors="replace").replace("\r", ""))
+PY
+)
+assert_contains "$fsr_winch" "20 70" "the payload's window size under -t"
+assert_contains "$fsr_winch" "33 111" "the payload's window size after SIGWINCH"
+
+step "kill -9 of fsrun takes the container with it"
+fsr_bg "$LF_TMP/k9" --name k9 "$img" sh -c 'sleep 424242 & echo ready; wait'
+deadline=$((SECONDS + 20))
+until grep -qx ready "$LF_TMP/k9"; do
+	[ $SECONDS -lt $deadline ] || fail "the payload was not ready within 20s"
+	sleep 0.05
+done
+kill -9 "$FSR_PID"
+fsr_no_procs "after kill -9 of fsrun" sleep 424242
+deadline=$((SECONDS + 20))
+while [ -n "$(fsr_leftover_mounts)" ]; do
+	[ $SECONDS -lt $deadline ] || fail "still mounted after kill -9 of fsrun: $(fsr_leftover_mounts)"
+	sleep 0.05
+done
+fsr_ok --name k9 --rm "$img" true
+assert_eq "$FSR_RC" 0 "a new run of the container after kill -9 of the last one"
+
 step "--pids-limit: the container cannot fork past its limit"
 # A failed fork ends the (sub)shell: the children that started are counted in a file, with
 # builtins only, so that counting needs no pid of its own.

@@ -24,7 +24,7 @@ require_fsrun() {
 
 # Applets of the test rootfs, each a symlink to /bin/busybox.
 FSR_APPLETS=(sh cat ls id echo env pwd sleep kill ps hostname grep mkdir touch stat readlink head
-	tail wc true false printf test ip rm)
+	tail wc true false printf test ip rm stty)
 
 # The image-only user app: a uid and gid that do not exist on the host.
 FSR_APP_UID=1234 FSR_APP_GID=2345

@@ -224,12 +224,12 @@ int fsrun_exec_main(int argc, char **argv)
 		return fsrun_err(-errno, "fork"), FSRUN_EXIT_ERROR;
 	if (child == 0) {
 		/* In the container's pid namespace now; become its root, then the payload. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (st.ids != FSRUN_IDS_HOST &&
 		    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
 			fsrun_err(-errno, "cannot become root in the container");
 			_exit(FSRUN_EXIT_ERROR);
 		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the id change, which clears it */
 		fsrun_payload_run(&p);
 	}
 	for (;;) {

@@ -712,15 +712,18 @@ static _Noreturn void child_main(struct run *run)
 	};
 	char b;
 
-	/* The container dies with fsrun (had it died already, the read below sees EOF: the
-	 * parent lives in another pid namespace, so getppid() tells nothing). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (recv_byte(run->sock, &b, NULL) < 0)
 		_exit(FSRUN_EXIT_ERROR); /* the parent failed and said why */
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		fsrun_err(-errno, "cannot become root in the user namespace");
 		_exit(FSRUN_EXIT_ERROR);
 	}
+	/* The container dies with fsrun. Set after the id change, which would clear it; had
+	 * fsrun died already, its end of the socket is closed (it lives in another pid
+	 * namespace, so getppid() tells nothing). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (recv(run->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		_exit(FSRUN_EXIT_ERROR);
 	if (p.groups)
 		setgroups(0, NULL);
 	/* Nothing mounted from here on propagates back to the host. */
