@@ -94,7 +94,6 @@ struct run {
 	int ready_fd; /* --detach: told once the payload runs */
 	char *state_path; /* run/fsrun-NAME.json while it runs */
 	pid_t daemon; /* the layerfs daemon serving the root, or 0 */
-	bool served; /* the daemon came up */
 	char fuse_node[600]; /* a private range's /dev/fuse (make_private_fuse_node) */
 	char fuse_dir[590];
 };
@@ -839,7 +838,7 @@ static int start_daemon(struct run *run, int fuse_fd)
 	if (pid < 0)
 		return fsrun_err(-errno, "fork");
 	if (pid == 0) {
-		char *argv[14];
+		char *argv[16];
 		int n = 0;
 		setsid();
 		if (dup2(fuse_fd, 3) < 0 || dup2(pfd[1], 4) < 0)
@@ -858,6 +857,8 @@ static int start_daemon(struct run *run, int fuse_fd)
 		argv[n++] = run->name;
 		if (run->o.read_only)
 			argv[n++] = "--read-only";
+		if (run->temporary || run->o.rm)
+			argv[n++] = "--rm"; /* by the daemon, even if fsrun is killed */
 		argv[n] = NULL;
 		execvp(layerfs, argv);
 		fprintf(stderr, "fsrun: cannot run '%s': %s\n", layerfs, strerror(errno));
@@ -876,7 +877,6 @@ static int start_daemon(struct run *run, int fuse_fd)
 		return fsrun_err(0, "layerfs could not serve image '%s'", run->o.image), -EIO;
 	}
 	close(pfd[0]);
-	run->served = true;
 	return 0;
 }
 
@@ -895,14 +895,6 @@ static void wait_daemon(struct run *run)
 			kill(run->daemon, SIGTERM);
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
-}
-
-static void remove_container(struct run *run)
-{
-	char *args[] = { "rm", run->name, NULL }, *out = NULL;
-
-	run_layerfs(run, args, &out); /* its output is the name: not the payload's */
-	free(out);
 }
 
 static int load_image(struct run *run)
@@ -1111,7 +1103,7 @@ static int run_container(struct run *run)
 	/* -t: the master side of the container's terminal comes once the root is built. */
 	if (r == 0 && run->o.tty && recv_byte(run->sock, &b, &master) < 0)
 		master = -1; /* init failed before, and said why */
-	close(run->sock);
+	/* run->sock stays open while the container runs: init reads its EOF as fsrun's death. */
 	if (r == 0)
 		save_state(run);
 	if (r < 0)
@@ -1141,6 +1133,7 @@ static int run_container(struct run *run)
 			break;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(run->sock);
 	fsrun_cgroup_remove(&cg);
 	if (run->state_path)
 		unlink(run->state_path);
@@ -1194,9 +1187,8 @@ int main(int argc, char **argv)
 	}
 	status = run_container(&run);
 	wait_daemon(&run);
-	/* Only a daemon that served made (or used) the container. */
-	if (run.o.image && run.served && (run.temporary || run.o.rm))
-		remove_container(&run);
+	/* A container for one run is removed by its daemon when the mount ends (wait_daemon
+	 * waited for that); a daemon that failed left none. */
 	remove_tmpdir(&run);
 	fsrun_proc_done(&run.proc);
 	free(run.name);

@@ -10,7 +10,8 @@
  * passed down (fsrun does this inside a user namespace, so that the kernel reads the ids the
  * daemon answers in that namespace). MNT is then only recorded: it may exist only in the
  * caller's mount namespace. --ready-fd M (with -f) writes one byte to fd M once it serves, so
- * such a caller can keep the daemon as its child and still know when to go on.
+ * such a caller can keep the daemon as its child and still know when to go on. --rm removes
+ * the container when the mount ends (fsrun's containers for one run: even if fsrun is killed).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +48,7 @@ struct mount_args {
 	bool nonempty; /* -o nonempty: mount over a directory that has entries */
 	int fuse_fd; /* --fuse-fd, or -1 */
 	int ready_fd; /* --ready-fd: gets one byte once the mount serves, or -1 */
+	bool rm; /* --rm: remove the container when the mount ends */
 	char *fuse_options;
 };
 
@@ -258,6 +260,13 @@ static int serve(const struct lf_cli *cli, const struct mount_args *a, int ready
 		lf_log_errno(LF_LOG_ERR, r, "serving '%s' failed", a->mountpoint);
 	lf_fs_free(fs);
 	close(lease);
+	if (a->rm) {
+		/* A container made for one run goes with its mount, whoever started it. */
+		err = (struct lf_err){};
+		int rr = lf_container_remove(s, c, &err);
+		if (rr < 0)
+			lf_log_errno(LF_LOG_ERR, rr, "%s", lf_err_str(&err, rr));
+	}
 	lf_container_free(c);
 	lf_store_free(s);
 	return r < 0 && r != -EINTR ? LF_EXIT_FAILURE : LF_EXIT_OK;
@@ -286,6 +295,7 @@ LF_CMD(mount)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "fuse-fd", required_argument, NULL, 'F' },
 		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "rm", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -313,6 +323,9 @@ LF_CMD(mount)
 			break;
 		case 'd':
 			a.debug = a.foreground = true;
+			break;
+		case 'X':
+			a.rm = true;
 			break;
 		case 'F':
 		case 'R': {
