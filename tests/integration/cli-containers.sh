@@ -39,3 +39,12 @@ step "a new container of the same name starts empty"
 lf_mount itest/ps:1 "$m" --name c-one
 assert_missing "$m/written"
 lf_umount "$m"
+
+step "mount --rm: the container goes with its mount"
+run_ok lf rm c-one
+lf_mount itest/ps:1 "$m" --name c-tmp --rm
+echo data >"$m/written"
+assert_contains "$(lf ps)" c-tmp "ps while a --rm container is mounted"
+lf_umount "$m"
+no_containers() { [ "$(count_containers)" = 0 ]; }
+wait_for "the --rm container to be removed" 10 no_containers

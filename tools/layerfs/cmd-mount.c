@@ -341,7 +341,7 @@ LF_CMD(mount)
 			break;
 		}
 		case 'h':
-			printf("usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [-f] "
+			printf("usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [--rm] [-f] "
 			       "[-o FUSE_OPTIONS]\n");
 			return LF_EXIT_OK;
 		default:
@@ -350,7 +350,7 @@ LF_CMD(mount)
 	}
 	if (argc - optind != 2) {
 		lf_log(LF_LOG_ERR,
-		       "usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [-f] "
+		       "usage: layerfs mount IMAGE MNT [--name NAME] [--read-only] [--rm] [-f] "
 		       "[-o FUSE_OPTIONS]");
 		free(a.fuse_options);
 		return LF_EXIT_USAGE;
