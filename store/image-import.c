@@ -30,7 +30,6 @@
 DEFINE_FREEP(struct lf_imgsrc, lf_imgsrc_free)
 DEFINE_FREEP(struct lf_oci_index, lf_oci_index_free)
 DEFINE_FREEP(struct lf_oci_manifest, lf_oci_manifest_free)
-DEFINE_FREEP(struct lf_oci_config, lf_oci_config_free)
 DEFINE_FREEP(struct lf_docker_manifest, lf_docker_manifest_free)
 
 struct layer_job {
