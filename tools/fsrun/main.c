@@ -1144,10 +1144,60 @@ static int run_container(struct run *run)
 	return 128 + WTERMSIG(status);
 }
 
+/* Frees what a run holds (the options' lists too). */
+static void run_done(struct run *run)
+{
+	fsrun_proc_done(&run->proc);
+	for (size_t i = 0; i < run->o.n_env; i++)
+		free(run->o.env[i]);
+	free(run->o.env);
+	for (size_t i = 0; i < run->o.n_mounts; i++)
+		free(run->o.mounts[i].src ? run->o.mounts[i].src : run->o.mounts[i].dst);
+	free(run->o.mounts);
+	free(run->name);
+	free(run->store_path);
+	free(run->state_path);
+}
+
+static int start(struct run *run, int argc, char **argv)
+{
+	char hex[33];
+	int status;
+
+	run->uid = getuid();
+	run->gid = getgid();
+	if (parse_args(argc, argv, &run->o) < 0 || load_image(run) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (run->o.name) {
+		run->name = strdup(run->o.name);
+	} else {
+		lf_random_hex(hex);
+		run->name = lf_strdup_printf("fsrun-%.8s", hex);
+		run->temporary = true;
+	}
+	if (!run->name)
+		return FSRUN_EXIT_ERROR;
+	run->id_base = pick_id_base(run->name);
+	if (check_not_running(run) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (run->o.detach && detach(run) < 0)
+		return FSRUN_EXIT_ERROR;
+	if (make_tmpdir(run) < 0 ||
+	    generate_etc(run, run->o.hostname ? run->o.hostname : run->name) < 0 ||
+	    (run->o.ids == FSRUN_IDS_PRIVATE && run->o.image && make_private_fuse_node(run) < 0)) {
+		remove_tmpdir(run);
+		return FSRUN_EXIT_ERROR;
+	}
+	status = run_container(run);
+	/* A container for one run is removed by its daemon when the mount ends: wait for it. */
+	wait_daemon(run);
+	remove_tmpdir(run);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { .sock = -1, .ready_fd = -1 };
-	char hex[33];
 	int status;
 
 	/* A setuid fsrun would hand the caller's choice of binds and ids root's power. */
@@ -1159,40 +1209,7 @@ int main(int argc, char **argv)
 		return fsrun_exec_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "stop") == 0)
 		return fsrun_stop_main(argc - 1, argv + 1);
-	run.uid = getuid();
-	run.gid = getgid();
-	if (parse_args(argc, argv, &run.o) < 0)
-		return FSRUN_EXIT_ERROR;
-	if (load_image(&run) < 0)
-		return FSRUN_EXIT_ERROR;
-	if (run.o.name) {
-		run.name = strdup(run.o.name);
-	} else {
-		lf_random_hex(hex);
-		run.name = lf_strdup_printf("fsrun-%.8s", hex);
-		run.temporary = true;
-	}
-	if (!run.name)
-		return FSRUN_EXIT_ERROR;
-	run.id_base = pick_id_base(run.name);
-	if (check_not_running(&run) < 0)
-		return FSRUN_EXIT_ERROR;
-	if (run.o.detach && detach(&run) < 0)
-		return FSRUN_EXIT_ERROR;
-	if (make_tmpdir(&run) < 0 ||
-	    generate_etc(&run, run.o.hostname ? run.o.hostname : run.name) < 0 ||
-	    (run.o.ids == FSRUN_IDS_PRIVATE && run.o.image && make_private_fuse_node(&run) < 0)) {
-		remove_tmpdir(&run);
-		return FSRUN_EXIT_ERROR;
-	}
-	status = run_container(&run);
-	wait_daemon(&run);
-	/* A container for one run is removed by its daemon when the mount ends (wait_daemon
-	 * waited for that); a daemon that failed left none. */
-	remove_tmpdir(&run);
-	fsrun_proc_done(&run.proc);
-	free(run.name);
-	free(run.store_path);
-	free(run.state_path);
+	status = start(&run, argc, argv);
+	run_done(&run);
 	return status;
 }

@@ -45,6 +45,8 @@ int main(void)
 		printf("\t{ 0x%04x, %u, %u, 0x%08x },\n", prog[i].code, prog[i].jt, prog[i].jf,
 		       prog[i].k);
 	printf("};\n");
+	free(prog);
+	close(fd);
 	seccomp_release(ctx);
 	return 0;
 }
