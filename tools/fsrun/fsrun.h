@@ -1,12 +1,14 @@
 /*
  * fsrun: runs an image's process in new namespaces on a layerfs root (DESIGN.md §6).
  *
- * main.c parses the command line and drives the sequence from the host side: it resolves the
- * image, starts the container's init with clone(), writes its id maps, hands the /dev/fuse fd
- * that init mounted inside the namespaces to a layerfs daemon that stays outside them, and
- * waits. sandbox.c is what init does to build the root; init.c is pid 1 and the payload's
- * last steps before execve; config.c turns an image config plus options into the process to
- * run; passwd.c reads users and groups inside the root.
+ * main.c drives the sequence from the host side: it resolves the image, starts the
+ * container's init with clone(), writes its id maps, hands the /dev/fuse fd that init mounted
+ * inside the namespaces to a layerfs daemon that stays outside them, and waits. options.c
+ * reads the command line; config.c turns an image config plus options into the process to
+ * run; sandbox.c is what init does to build the root; init.c is pid 1 and the payload's last
+ * steps before execve; passwd.c reads users and groups inside the root; security.c holds the
+ * capabilities, seccomp and fd steps; exec.c, state.c, tty.c and cgroup.c serve fsrun exec
+ * and stop, -t, and the resource limits.
  */
 #pragma once
 
@@ -85,6 +87,12 @@ struct fsrun_proc {
 	char *cwd; /* absolute, inside the root */
 	char *user; /* "uid[:gid]" or "name[:group]", or NULL for 0:0 */
 };
+
+/* ---- options.c ---- */
+
+/* Parses the command line into o (argv is kept: o->cmd points into it); prints why and
+ * returns -errno on a bad one; --help prints the usage and exits. */
+int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o);
 
 /* ---- config.c ---- */
 
