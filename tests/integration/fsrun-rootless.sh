@@ -125,6 +125,17 @@ fsr_ok "${maps[@]}" -u "$FSR_DAEMON_UID" "$img" sh -c 'echo x >/tmp/f && stat -c
 assert_eq "$FSR_OUT" "$FSR_DAEMON_UID" "a file made by uid $FSR_DAEMON_UID under --uidmap"
 fsr_own_error "a range /etc/subuid does not grant" "" --uidmap "0:$((uid + 1)):1" "$img" true
 
+step "exec and stop as $u: joining a rootless container (its init is not dumpable)"
+fsr_ok --detach --name rl-svc "$img" sh -c 'echo up >/tmp/state; while :; do sleep 0.1; done'
+fsr_ok exec rl-svc sh -c 'echo "$(id -u) $(cat /tmp/state) $(cat /proc/1/comm)"'
+assert_eq "$FSR_OUT" "0 up fsrun" "what fsrun exec sees in a rootless container"
+fsr_ok exec rl-svc sh -c 'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status'
+assert_contains "$FSR_OUT" "CapEff:	0000000000000000" "an exec'ed process's capabilities (rootless)"
+assert_contains "$FSR_OUT" "Seccomp:	2" "an exec'ed process's seccomp (rootless)"
+fsr_ok stop rl-svc
+fsr_own_error "exec after stop" rl-svc exec rl-svc true
+run_ok ulf rm rl-svc
+
 step "--userns=host is for root only"
 fsr_own_error "--userns=host as $u" "" --userns=host "$img" true
 

@@ -69,11 +69,16 @@ static int attach(const char *store, const char *name, struct fsrun_state *st, i
 	return 0;
 }
 
-/* Whether this user namespace denies setgroups (a rootless single-id container). */
-static bool setgroups_denied(void)
+/* Whether the user namespace of process pid denies setgroups (a rootless single-id
+ * container). Read on the host's /proc, before joining: the container's /proc has no entry
+ * for a process outside its pid namespace. */
+static bool setgroups_denied(pid_t pid)
 {
-	char buf[16] = "";
-	FILE *f = fopen("/proc/self/setgroups", "re");
+	char buf[16] = "", path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	f = fopen(path, "re");
 
 	if (!f)
 		return false;
@@ -81,6 +86,40 @@ static bool setgroups_denied(void)
 		buf[0] = 0;
 	fclose(f);
 	return strncmp(buf, "deny", 4) == 0;
+}
+
+/*
+ * Joins the namespaces of the container whose init is initfd (host pid init). init is not
+ * dumpable and, never having exec'd, belongs to the host's user namespace for ptrace rules,
+ * so a caller without CAP_SYS_PTRACE there (rootless) may not join through it; its first
+ * child, the payload, is an ordinary process of the container and serves as well.
+ */
+static int join(int initfd, pid_t init, int flags)
+{
+	char path[64], buf[32];
+	int fd, r = -ESRCH;
+	long child;
+	FILE *f;
+
+	if (setns(initfd, flags) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	f = fopen(path, "re");
+	if (!f)
+		return -EPERM;
+	if (fscanf(f, "%31s", buf) == 1 && lf_parse_int(buf, &(int){ 0 }) == 0) {
+		child = strtol(buf, NULL, 10);
+		fd = pidfd_open(child, 0);
+		if (fd >= 0) {
+			r = setns(fd, flags) < 0 ? -errno : 0;
+			close(fd);
+		}
+	}
+	fclose(f);
+	errno = -r;
+	return r;
 }
 
 static int add_str(char ***v, size_t *n, const char *s)
@@ -204,7 +243,8 @@ int fsrun_exec_main(int argc, char **argv)
 		flags |= CLONE_NEWUSER;
 	if (st.net_none)
 		flags |= CLONE_NEWNET;
-	if (setns(initfd, flags) < 0)
+	bool groups = !setgroups_denied(st.init);
+	if (join(initfd, st.init, flags) < 0)
 		return fsrun_err(-errno, "cannot join the namespaces of container '%s'", name),
 		       FSRUN_EXIT_ERROR;
 	close(initfd);
@@ -213,7 +253,7 @@ int fsrun_exec_main(int argc, char **argv)
 		.proc = &proc,
 		.o = &o,
 		.rootless = st.ids == FSRUN_IDS_ROOTLESS,
-		.groups = !setgroups_denied(),
+		.groups = groups,
 		.tty_fd = -1,
 	};
 	sigfillset(&all);
