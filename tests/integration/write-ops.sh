@@ -54,6 +54,8 @@ ops() {
 		setfattr -n user.added -v value opt/data.bin
 		setfattr -n user.foo -v replaced srv/xattrs
 		setfattr -x user.dirattr srv
+		# a POSIX ACL (system.posix_acl_access), kept and enforced like the mode
+		setfacl -m u:1234:r,m::r etc/group
 		if [ "$(id -u)" = 0 ]; then
 			mknod dev/newnull c 1 3
 			mknod dev/newblk b 7 0
