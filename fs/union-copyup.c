@@ -439,3 +439,67 @@ int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, enum lf_copyup
 		return link_group(u, n, lower);
 	return 0;
 }
+
+/* Is lower directory dir inside the lower subtree rooted at top (or top itself)? */
+static bool lower_dir_within(struct lf_union *u, uint32_t dir, uint32_t top)
+{
+	for (uint32_t d = dir, depth = 0; depth < lf_tree_n_inodes(u->lower->tree); depth++) {
+		const struct lf_lower_name *up;
+		if (d == top)
+			return true;
+		if (d == LF_TREE_ROOT)
+			return false;
+		up = lf_lower_dir_up(u->lower, d);
+		if (!up || up->dir == LF_TREE_NONE)
+			return false;
+		d = up->dir;
+	}
+	return false;
+}
+
+int lf_union_copyup_links_below_locked(struct lf_union *u, uint32_t top)
+{
+	const struct lf_lower_name *names;
+	size_t count;
+	int r;
+
+	/* Builds the table; ino 0 is the root, never a hard link. */
+	r = lf_lower_names(u->lower, LF_TREE_ROOT, &names, &count);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < u->lower->n_links; i++) {
+		const struct lf_lower_name *e = &u->lower->links[i];
+		struct lf_resolved res;
+		struct lf_node *dir, *n;
+		struct stat ust;
+		const char *name;
+		uint32_t ino;
+		size_t len;
+
+		if (!lower_dir_within(u, e->dir, top))
+			continue;
+		r = lf_tree_dir_entry(u->lower->tree, e->dir, e->idx, &name, &len, &ino);
+		if (r < 0)
+			return r;
+		r = lower_dir_node(u, e->dir, &dir);
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = lf_union_resolve_name(u, dir, name, &res, &ust);
+		if (r == 0 && res.visible && !res.has_upper && res.lower == ino) {
+			r = lf_union_node_get(u, dir, name, &res, &ust, &n);
+			if (r == 0) {
+				lf_node_ref_locked(n);
+				/* Metadata only: the group gets one upper inode, no bytes are copied. */
+				r = lf_union_copyup_locked(u, n, LF_COPYUP_META);
+				lf_node_unref_locked(u, n);
+			}
+		}
+		lf_node_unref_locked(u, dir);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

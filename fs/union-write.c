@@ -611,6 +611,10 @@ static int rename_locked(struct lf_union *u, struct lf_node *parent, const char 
 	if (r < 0)
 		goto out;
 	if (redirect) {
+		/* Hard-link groups below it are joined in the upper while their paths still hold. */
+		r = lf_union_copyup_links_below_locked(u, src.lower);
+		if (r < 0)
+			goto out;
 		/* Its lower contents follow it, whatever the new name has below. */
 		r = lf_upper_set_redirect(&u->upper, sn->upper_fd, src.lower);
 		if (r < 0)

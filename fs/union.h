@@ -342,6 +342,13 @@ enum lf_copyup {
 /* Copies n (and its parents) up unless it already has an upper, or copies a metacopy file's
  * bytes up for LF_COPYUP_DATA. Caller holds u->lock. */
 int lf_union_copyup_locked(struct lf_union *u, struct lf_node *n, enum lf_copyup how);
+/*
+ * Before lower directory top moves (a redirect): every multiply-linked file below it is
+ * copied up (metadata only), which links all names of its group to one upper inode. After
+ * the move the names below it are no longer at their lower paths, where the copy-up of
+ * another name of the group would look for them.
+ */
+int lf_union_copyup_links_below_locked(struct lf_union *u, uint32_t top);
 /* Is the upper file of a metacopy node still without its bytes (another name of it may have
  * copied them)? Clears n->metacopy when not. Caller holds u->lock. */
 bool lf_union_metacopy_locked(struct lf_union *u, struct lf_node *n);

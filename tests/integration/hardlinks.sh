@@ -77,3 +77,19 @@ lf_mount itest/hardlinks:1 "$m" --name hl
 assert_file_eq "$m/b/one-elsewhere" "$(printf 'group one\nappended')"
 same_inode a/one a/one-again b/one-elsewhere
 lf_umount "$m"
+
+step "a group whose names lie under a directory that moves stays one file"
+lf_mount itest/hardlinks:1 "$m" --name hl-mv
+mv "$m/b" "$m/b-moved"
+mv "$m/d" "$m/a/d-moved"
+printf 'after the move\n' >>"$m/a/two-link"
+assert_file_eq "$m/a/d-moved/two" "$(printf 'group two\nafter the move')"
+printf 'written through the moved name\n' >>"$m/b-moved/suid-link"
+assert_file_eq "$m/a/suid" "$(printf '#!/bin/sh\nwritten through the moved name')"
+same_inode a/suid b-moved/suid-link
+same_inode a/two-link a/d-moved/two
+lf_umount "$m"
+lf_mount itest/hardlinks:1 "$m" --name hl-mv
+same_inode a/suid b-moved/suid-link
+assert_file_eq "$m/a/d-moved/two" "$(printf 'group two\nafter the move')"
+lf_umount "$m"
