@@ -13,6 +13,9 @@ img=itest/fsrexec:1
 fsr_image "$img" ''
 
 step "--detach: returns once the payload runs, with the container's name"
+# A test that fails half-way must not leave its detached containers running.
+LF_RESTORE+=("'$FSRUN' stop -t 1 svc >/dev/null 2>&1 || true"
+	"'$FSRUN' stop -t 1 stubborn >/dev/null 2>&1 || true")
 fsr_ok --detach --name svc --hostname svc-host "$img" sh -c '
 	echo started >/tmp/state; trap "echo stopping >/tmp/state; exit 0" TERM
 	while :; do sleep 0.1; done'

@@ -126,6 +126,7 @@ assert_eq "$FSR_OUT" "$FSR_DAEMON_UID" "a file made by uid $FSR_DAEMON_UID under
 fsr_own_error "a range /etc/subuid does not grant" "" --uidmap "0:$((uid + 1)):1" "$img" true
 
 step "exec and stop as $u: joining a rootless container (its init is not dumpable)"
+LF_RESTORE+=("'$FSRUN' stop -t 1 rl-svc >/dev/null 2>&1 || true")
 fsr_ok --detach --name rl-svc "$img" sh -c 'echo up >/tmp/state; while :; do sleep 0.1; done'
 fsr_ok exec rl-svc sh -c 'echo "$(id -u) $(cat /tmp/state) $(cat /proc/1/comm)"'
 assert_eq "$FSR_OUT" "0 up fsrun" "what fsrun exec sees in a rootless container"
