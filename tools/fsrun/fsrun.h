@@ -130,7 +130,8 @@ int fsrun_user_resolve(int rootfd, const char *spec, struct fsrun_user *ret);
 struct fsrun_sandbox {
 	const struct fsrun_opts *o;
 	const char *root; /* the new root on the host: the layerfs mount point or --root DIR */
-	const char *gen_dir; /* host directory with hosts, hostname, resolv.conf to bind */
+	/* contents of the generated /etc/hosts, /etc/hostname, /etc/resolv.conf */
+	const char *hosts, *hostname_file, *resolv;
 	const char *hostname;
 	bool rootless; /* in a user namespace with only one id: no mknod, no chown */
 };

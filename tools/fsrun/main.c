@@ -57,7 +57,7 @@ struct run {
 	char *name; /* the container's name (generated when temporary) */
 	bool temporary;
 	char tmpdir[512]; /* fsrun-XXXXXX: root/, hosts, hostname, resolv.conf */
-	char rootdir[600];
+	char rootdir[PATH_MAX];
 	uid_t uid; /* the caller */
 	gid_t gid;
 	uid_t id_base; /* first host id of a private range */
@@ -66,6 +66,7 @@ struct run {
 	int ready_fd; /* --detach: told once the payload runs */
 	char *state_path; /* run/fsrun-NAME.json while it runs */
 	pid_t daemon; /* the layerfs daemon serving the root, or 0 */
+	char *gen_hosts, *gen_hostname, *gen_resolv;
 	char fuse_node[600]; /* a private range's /dev/fuse (make_private_fuse_node) */
 	char fuse_dir[590];
 };
@@ -97,47 +98,25 @@ static char *layerfs_path(void)
 	return strdup("layerfs");
 }
 
-static int write_file(const char *dir, const char *name, const char *content)
-{
-	char path[PATH_MAX];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	if (lf_write_full(fd, content, strlen(content)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* hosts, hostname and resolv.conf for the container, in the scratch directory. */
+/* The contents of the container's hosts, hostname and resolv.conf (init writes them). */
 static int generate_etc(struct run *run, const char *hostname)
 {
-	_cleanup_free_ char *hosts = NULL, *hn = NULL, *resolv = NULL;
 	size_t len;
-	int r;
 
-	hosts = lf_strdup_printf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
-				 "ip6-loopback\n127.0.1.1\t%s\n",
-				 hostname);
-	hn = lf_strdup_printf("%s\n", hostname);
-	if (!hosts || !hn)
+	run->gen_hosts = lf_strdup_printf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+					  "ip6-loopback\n127.0.1.1\t%s\n",
+					  hostname);
+	run->gen_hostname = lf_strdup_printf("%s\n", hostname);
+	if (!run->gen_hosts || !run->gen_hostname)
 		return -ENOMEM;
 	if (run->o.net_none ||
-	    lf_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &resolv, &len) < 0) {
-		free(resolv);
-		resolv = strdup("");
-		if (!resolv)
+	    lf_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &run->gen_resolv, &len) < 0) {
+		free(run->gen_resolv);
+		run->gen_resolv = strdup("");
+		if (!run->gen_resolv)
 			return -ENOMEM;
 	}
-	r = write_file(run->tmpdir, "hosts", hosts);
-	if (r == 0)
-		r = write_file(run->tmpdir, "hostname", hn);
-	if (r == 0)
-		r = write_file(run->tmpdir, "resolv.conf", resolv);
-	return r < 0 ? fsrun_err(r, "cannot write the container's /etc files") : 0;
+	return 0;
 }
 
 /* Scratch space on a tmpfs where there is one: a disk's metadata writes cost more than
@@ -166,19 +145,12 @@ static int make_tmpdir(struct run *run)
 
 static void remove_tmpdir(struct run *run)
 {
-	static const char *const names[] = { "hosts", "hostname", "resolv.conf" };
-	char path[PATH_MAX];
-
 	if (run->fuse_node[0])
 		unlink(run->fuse_node);
 	if (run->fuse_dir[0] && strcmp(run->fuse_dir, run->tmpdir) != 0)
 		rmdir(run->fuse_dir);
 	if (!run->tmpdir[0])
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		snprintf(path, sizeof(path), "%s/%s", run->tmpdir, names[i]);
-		unlink(path);
-	}
 	rmdir(run->rootdir);
 	rmdir(run->tmpdir);
 }
@@ -370,7 +342,7 @@ static int child_mount_root(struct run *run)
 	int fd, r;
 
 	if (run->o.root) {
-		if (mount(run->o.root, run->rootdir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (mount(run->rootdir, run->rootdir, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return fsrun_err(-errno, "cannot bind the root '%s'", run->o.root);
 		if (run->o.read_only) {
 			struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
@@ -403,7 +375,9 @@ static _Noreturn void child_main(struct run *run)
 	struct fsrun_sandbox sb = {
 		.o = &run->o,
 		.root = run->rootdir,
-		.gen_dir = run->tmpdir,
+		.hosts = run->gen_hosts,
+		.hostname_file = run->gen_hostname,
+		.resolv = run->gen_resolv,
 		.hostname = run->o.hostname ? run->o.hostname : run->name,
 		.rootless = run->o.ids == FSRUN_IDS_ROOTLESS,
 	};
@@ -862,6 +836,9 @@ static void run_done(struct run *run)
 	free(run->name);
 	free(run->store_path);
 	free(run->state_path);
+	free(run->gen_hosts);
+	free(run->gen_hostname);
+	free(run->gen_resolv);
 }
 
 static int start(struct run *run, int argc, char **argv)
@@ -887,7 +864,12 @@ static int start(struct run *run, int argc, char **argv)
 		return FSRUN_EXIT_ERROR;
 	if (run->o.detach && detach(run) < 0)
 		return FSRUN_EXIT_ERROR;
-	if (make_tmpdir(run) < 0 ||
+	/* --root DIR is bound on itself in the container's mount namespace: no scratch space. */
+	if (run->o.root && !realpath(run->o.root, run->rootdir)) {
+		fsrun_err(-errno, "cannot use '%s' as the root", run->o.root);
+		return FSRUN_EXIT_ERROR;
+	}
+	if ((!run->o.root && make_tmpdir(run) < 0) ||
 	    generate_etc(run, run->o.hostname ? run->o.hostname : run->name) < 0 ||
 	    (run->o.ids == FSRUN_IDS_PRIVATE && run->o.image && make_private_fuse_node(run) < 0)) {
 		remove_tmpdir(run);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "layerfs/macro.h"
+#include "layerfs/util.h"
 #include "fsrun.h"
 
 int fsrun_err(int r, const char *fmt, ...)
@@ -396,16 +397,48 @@ static int build_sys(int rootfd)
 	return r;
 }
 
+/*
+ * Writes one generated file into the container's fresh /dev tmpfs (nothing on the host to
+ * make or clean up) and returns an O_PATH fd on it; the caller binds it and unlinks the name,
+ * the bind mount keeps the file.
+ */
+static int gen_file(int rootfd, const char *name, const char *content, int *ret_fd)
+{
+	int devfd = fsrun_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, 0), fd, r = 0;
+
+	if (devfd < 0)
+		return devfd;
+	fd = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		if (lf_write_full(fd, content, strlen(content)) < 0)
+			r = -errno;
+		close(fd);
+	}
+	if (r == 0) {
+		fd = openat(devfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = fd < 0 ? -errno : 0;
+		if (r == 0)
+			*ret_fd = fd;
+	}
+	if (r < 0)
+		unlinkat(devfd, name, 0);
+	close(devfd);
+	return r;
+}
+
 /* The generated /etc files: bound over the image's, or created first (not on a read-only
  * root, where a missing one stays missing). */
 static int build_etc(int rootfd, const struct fsrun_sandbox *sb)
 {
 	static const char *const files[] = { "hosts", "hostname", "resolv.conf" };
+	const char *contents[] = { sb->hosts, sb->hostname_file, sb->resolv };
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		char src[4096], dst[64];
-		int fd, r;
-		snprintf(src, sizeof(src), "%s/%s", sb->gen_dir, files[i]);
+		char src[32], dst[64], tmp[32];
+		int fd, gfd = -1, r;
+		snprintf(tmp, sizeof(tmp), ".fsrun-%s", files[i]);
 		snprintf(dst, sizeof(dst), "/etc/%s", files[i]);
 		if (sb->o->read_only) {
 			fd = fsrun_open_in_root(rootfd, dst, O_PATH, 0);
@@ -419,8 +452,20 @@ static int build_etc(int rootfd, const struct fsrun_sandbox *sb)
 			if (r < 0)
 				return fsrun_err(r, "cannot make '%s'", dst);
 		}
+		r = gen_file(rootfd, tmp, contents[i], &gfd);
+		if (r < 0) {
+			close(fd);
+			return fsrun_err(r, "cannot write the container's '%s'", dst);
+		}
+		fdpath(gfd, src);
 		r = mount_on(src, fd, NULL, MS_BIND, NULL);
+		close(gfd);
 		close(fd);
+		int devfd = fsrun_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, 0);
+		if (devfd >= 0) {
+			unlinkat(devfd, tmp, 0); /* /dev shows only devices; the bind keeps it */
+			close(devfd);
+		}
 		if (r < 0)
 			return fsrun_err(r, "cannot bind '%s'", dst);
 	}
