@@ -56,12 +56,12 @@ static int push_json(struct strv *s, json_t *a, const char *what)
 	if (json_is_string(a))
 		return strv_push(s, json_string_value(a));
 	if (!json_is_array(a))
-		return fsrun_err(-EINVAL, "the image config's %s is not a list of strings", what);
+		return fsrun_invalid("the image config's %s is not a list of strings", what);
 	json_array_foreach(a, i, e)
 	{
 		if (!json_is_string(e))
-			return fsrun_err(-EINVAL, "the image config's %s is not a list of strings",
-					 what);
+			return fsrun_invalid("the image config's %s is not a list of strings",
+					     what);
 		if (strv_push(s, json_string_value(e)) < 0)
 			return -ENOMEM;
 	}
@@ -89,7 +89,7 @@ static int env_set(struct strv *env, const char *kv)
 	}
 	klen = eq - kv;
 	if (klen == 0)
-		return fsrun_err(-EINVAL, "environment entry '%s' has no name", kv);
+		return fsrun_invalid("environment entry '%s' has no name", kv);
 	for (size_t i = 0; i < env->n; i++) {
 		if (strncmp(env->v[i], kv, klen) == 0 && env->v[i][klen] == '=') {
 			char *copy = strdup(kv);
@@ -180,7 +180,7 @@ int fsrun_proc_build(const char *config_json, const struct fsrun_opts *o, struct
 		root = json_loads(config_json, 0, &jerr);
 		if (!json_is_object(root)) {
 			json_decref(root);
-			return fsrun_err(-EINVAL, "the image config is not a JSON object");
+			return fsrun_invalid("the image config is not a JSON object");
 		}
 		cfg = json_object_get(root, "config");
 		if (cfg && !json_is_object(cfg))
@@ -199,7 +199,7 @@ int fsrun_proc_build(const char *config_json, const struct fsrun_opts *o, struct
 		r = push_json(&argv, json_object_get(cfg, "Cmd"), "Cmd");
 	}
 	if (r == 0 && argv.n == 0)
-		r = fsrun_err(-EINVAL, "no command given and the image has no Entrypoint or Cmd");
+		r = fsrun_invalid("no command given and the image has no Entrypoint or Cmd");
 
 	if (r == 0 && cfg) {
 		struct strv img = {};
@@ -222,7 +222,7 @@ int fsrun_proc_build(const char *config_json, const struct fsrun_opts *o, struct
 	if (o->user)
 		user = o->user;
 	if (r == 0 && cwd && cwd[0] != '/')
-		r = fsrun_err(-EINVAL, "working directory '%s' is not an absolute path", cwd);
+		r = fsrun_invalid("working directory '%s' is not an absolute path", cwd);
 	if (r == 0 && !env.v && !(env.v = calloc(1, sizeof(*env.v))))
 		r = -ENOMEM;
 	if (r == 0) {

@@ -177,8 +177,7 @@ int fsrun_exec_main(int argc, char **argv)
 			break;
 		case OPT_PRESERVE:
 			if (lf_parse_int(optarg, &o.preserve_fds) < 0 || o.preserve_fds > 1000)
-				return fsrun_err(-EINVAL, "--preserve-fds '%s' is not a count",
-						 optarg),
+				return fsrun_invalid("--preserve-fds '%s' is not a count", optarg),
 				       FSRUN_EXIT_ERROR;
 			break;
 		case 'i':
@@ -192,13 +191,12 @@ int fsrun_exec_main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return fsrun_err(-EINVAL, "usage: fsrun exec NAME [--] CMD [ARG...]"),
-		       FSRUN_EXIT_ERROR;
+		return fsrun_invalid("usage: fsrun exec NAME [--] CMD [ARG...]"), FSRUN_EXIT_ERROR;
 	const char *name = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	if (optind >= argc)
-		return fsrun_err(-EINVAL, "fsrun exec needs a command"), FSRUN_EXIT_ERROR;
+		return fsrun_invalid("fsrun exec needs a command"), FSRUN_EXIT_ERROR;
 	store = store_path_of(store_opt);
 	if (!store)
 		return fsrun_err(-ENOENT, "cannot find the store; use --store DIR"),
@@ -320,8 +318,7 @@ int fsrun_stop_main(int argc, char **argv)
 			break;
 		case 't':
 			if (lf_parse_int(optarg, &secs) < 0)
-				return fsrun_err(-EINVAL, "-t '%s' is not a number of seconds",
-						 optarg),
+				return fsrun_invalid("-t '%s' is not a number of seconds", optarg),
 				       FSRUN_EXIT_ERROR;
 			break;
 		case 'h':
@@ -332,7 +329,7 @@ int fsrun_stop_main(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return fsrun_err(-EINVAL, "usage: fsrun stop [-t SECONDS] NAME"), FSRUN_EXIT_ERROR;
+		return fsrun_invalid("usage: fsrun stop [-t SECONDS] NAME"), FSRUN_EXIT_ERROR;
 	store = store_path_of(store_opt);
 	if (!store)
 		return FSRUN_EXIT_ERROR;

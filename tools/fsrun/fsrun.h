@@ -218,6 +218,8 @@ int fsrun_tty_relay(int master, pid_t child, const sigset_t *sigs, int *ret_stat
 
 /* Prints "fsrun: <msg>" (and ": strerror(-r)" when r < 0) on stderr; returns r. */
 int fsrun_err(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "fsrun: <msg>" for input that makes no sense (no errno text); returns -EINVAL. */
+int fsrun_invalid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: path is resolved as if rootfd were
  * "/", whatever symlinks and ".." it holds. Returns an fd or -errno. */
 int fsrun_open_in_root(int rootfd, const char *path, int flags, mode_t mode);

@@ -56,7 +56,7 @@ static int add_mount(struct fsrun_opts *o, const char *spec, bool tmpfs)
 		colon = strchr(copy, ':');
 		if (!colon || colon == copy || !colon[1]) {
 			free(copy);
-			return fsrun_err(-EINVAL, "--bind '%s': use SRC:DST[:ro]", spec);
+			return fsrun_invalid("--bind '%s': use SRC:DST[:ro]", spec);
 		}
 		*colon = 0;
 		m.src = copy;
@@ -68,14 +68,13 @@ static int add_mount(struct fsrun_opts *o, const char *spec, bool tmpfs)
 				m.ro = true;
 			else if (strcmp(colon + 1, "rw") != 0) {
 				free(copy);
-				return fsrun_err(-EINVAL, "--bind '%s': the mode is ro or rw",
-						 spec);
+				return fsrun_invalid("--bind '%s': the mode is ro or rw", spec);
 			}
 		}
 	}
 	if (m.dst[0] != '/') {
 		free(copy);
-		return fsrun_err(-EINVAL, "mount target '%s' is not an absolute path", m.dst);
+		return fsrun_invalid("mount target '%s' is not an absolute path", m.dst);
 	}
 	nv = realloc(o->mounts, (o->n_mounts + 1) * sizeof(*nv));
 	if (!nv) {
@@ -94,7 +93,7 @@ static int add_idmap(struct fsrun_idmap *v, size_t *n, const char *spec)
 	char tail;
 
 	if (sscanf(spec, "%u:%u:%u%c", &m.inside, &m.outside, &m.count, &tail) != 3 || m.count == 0)
-		return fsrun_err(-EINVAL, "id map '%s': use INSIDE:OUTSIDE:COUNT", spec);
+		return fsrun_invalid("id map '%s': use INSIDE:OUTSIDE:COUNT", spec);
 	if (*n >= FSRUN_MAX_IDMAP)
 		return fsrun_err(-E2BIG, "at most %d id map ranges", FSRUN_MAX_IDMAP);
 	v[(*n)++] = m;
@@ -184,7 +183,7 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			break;
 		case OPT_NAME:
 			if (!lf_container_name_is_valid(optarg))
-				r = fsrun_err(-EINVAL, "invalid container name '%s'", optarg);
+				r = fsrun_invalid("invalid container name '%s'", optarg);
 			o->name = optarg;
 			break;
 		case OPT_RM:
@@ -218,7 +217,7 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			else if (strcmp(optarg, "host") == 0)
 				o->net_none = false;
 			else
-				r = fsrun_err(-EINVAL, "--net '%s': use none or host", optarg);
+				r = fsrun_invalid("--net '%s': use none or host", optarg);
 			break;
 		case 'v':
 			r = add_mount(o, optarg, false);
@@ -228,8 +227,7 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			break;
 		case OPT_USERNS:
 			if (strcmp(optarg, "host") != 0)
-				r = fsrun_err(-EINVAL, "--userns '%s': only 'host' is known",
-					      optarg);
+				r = fsrun_invalid("--userns '%s': only 'host' is known", optarg);
 			else if (geteuid() != 0)
 				r = fsrun_err(-EPERM, "--userns host needs root");
 			else
@@ -243,8 +241,7 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			break;
 		case OPT_PRESERVE:
 			if (lf_parse_int(optarg, &o->preserve_fds) < 0 || o->preserve_fds > 1000)
-				r = fsrun_err(-EINVAL, "--preserve-fds '%s' is not a count",
-					      optarg);
+				r = fsrun_invalid("--preserve-fds '%s' is not a count", optarg);
 			break;
 		case OPT_ROOT:
 			o->root = optarg;
@@ -256,12 +253,12 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			break;
 		case OPT_MEMORY:
 			if (fsrun_parse_size(optarg, &o->limits.memory) < 0)
-				r = fsrun_err(-EINVAL, "--memory '%s' is not a size", optarg);
+				r = fsrun_invalid("--memory '%s' is not a size", optarg);
 			break;
 		case OPT_PIDS: {
 			int n;
 			if (lf_parse_int(optarg, &n) < 0 || n == 0)
-				r = fsrun_err(-EINVAL, "--pids-limit '%s' is not a count", optarg);
+				r = fsrun_invalid("--pids-limit '%s' is not a count", optarg);
 			o->limits.pids = n;
 			break;
 		}
@@ -274,8 +271,7 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 			char *end;
 			o->limits.cpus = strtod(optarg, &end);
 			if (*end || end == optarg || o->limits.cpus <= 0 || o->limits.cpus > 4096)
-				r = fsrun_err(-EINVAL, "--cpus '%s' is not a number of cpus",
-					      optarg);
+				r = fsrun_invalid("--cpus '%s' is not a number of cpus", optarg);
 			break;
 		}
 		case 't':
@@ -294,13 +290,13 @@ int fsrun_parse_args(int argc, char **argv, struct fsrun_opts *o)
 		return r;
 	if (!o->root) {
 		if (optind >= argc)
-			return fsrun_err(-EINVAL, "no image given (see fsrun --help)");
+			return fsrun_invalid("no image given (see fsrun --help)");
 		o->image = argv[optind++];
 	}
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	o->cmd = argv + optind;
 	if (o->root && !o->cmd[0])
-		return fsrun_err(-EINVAL, "--root needs a command");
+		return fsrun_invalid("--root needs a command");
 	return 0;
 }

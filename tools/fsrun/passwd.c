@@ -144,7 +144,7 @@ int fsrun_user_resolve(int rootfd, const char *spec, struct fsrun_user *ret)
 	} else {
 		r = find_passwd(rootfd, copy, 0, &u);
 		if (r < 0)
-			return fsrun_err(r, "user '%s' is not in the image's /etc/passwd", copy);
+			return fsrun_err(0, "user '%s' is not in the image's /etc/passwd", copy), r;
 		name = copy;
 	}
 	if (group && *group) {
@@ -155,7 +155,8 @@ int fsrun_user_resolve(int rootfd, const char *spec, struct fsrun_user *ret)
 		}
 		r = scan_groups(rootfd, group, &gid, name, &u);
 		if (r < 0)
-			return fsrun_err(r, "group '%s' is not in the image's /etc/group", group);
+			return fsrun_err(0, "group '%s' is not in the image's /etc/group", group),
+			       r;
 		if (group)
 			u.gid = gid;
 	} else if (name) {

@@ -35,18 +35,33 @@
 #include "layerfs/util.h"
 #include "fsrun.h"
 
+static void vsay(int r, const char *fmt, va_list ap)
+{
+	fputs("fsrun: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (r < 0)
+		fprintf(stderr, ": %s", strerror(-r));
+	fputc('\n', stderr);
+}
+
 int fsrun_err(int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("fsrun: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(r, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		fprintf(stderr, ": %s", strerror(-r));
-	fputc('\n', stderr);
 	return r;
+}
+
+int fsrun_invalid(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(0, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
 int fsrun_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
