@@ -304,7 +304,24 @@ static int build_dev(int rootfd)
 	return 0;
 }
 
-static int build_proc(int rootfd, bool rootless)
+/* Hides each directory that exists under an empty read-only tmpfs. */
+static int mask_dirs(int rootfd, const char *const *dirs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int fd = fsrun_open_in_root(rootfd, dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY, 0);
+		int r;
+		if (fd < 0)
+			continue;
+		r = mount_on("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			     "size=0");
+		close(fd);
+		if (r < 0)
+			return fsrun_err(r, "cannot mask '%s'", dirs[i]);
+	}
+	return 0;
+}
+
+static int build_proc(int rootfd)
 {
 	/* The lists docker and podman use by default. */
 	static const char *const masked[] = {
@@ -364,19 +381,8 @@ static int build_proc(int rootfd, bool rootless)
 		if (r < 0)
 			return fsrun_err(r, "cannot mask '%s'", masked[i]);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(masked_dirs); i++) {
-		fd = fsrun_open_in_root(rootfd, masked_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
-					0);
-		if (fd < 0)
-			continue;
-		r = mount_on("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			     "size=0");
-		close(fd);
-		if (r < 0)
-			return fsrun_err(r, "cannot mask '%s'", masked_dirs[i]);
-	}
-	(void)rootless;
-	return verify_ro(rootfd, "/proc/sys");
+	r = mask_dirs(rootfd, masked_dirs, ARRAY_SIZE(masked_dirs));
+	return r < 0 ? r : verify_ro(rootfd, "/proc/sys");
 }
 
 static int build_sys(int rootfd)
@@ -398,18 +404,7 @@ static int build_sys(int rootfd)
 		return fsrun_err(r, "cannot bind /sys read-only");
 	r = verify_ro(rootfd, "/sys");
 	/* Firmware tables and power capping knobs are masked, as docker does. */
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(masked_dirs); i++) {
-		fd = fsrun_open_in_root(rootfd, masked_dirs[i], O_PATH | O_NOFOLLOW | O_DIRECTORY,
-					0);
-		if (fd < 0)
-			continue;
-		r = mount_on("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			     "size=0");
-		close(fd);
-		if (r < 0)
-			r = fsrun_err(r, "cannot mask '%s'", masked_dirs[i]);
-	}
-	return r;
+	return r < 0 ? r : mask_dirs(rootfd, masked_dirs, ARRAY_SIZE(masked_dirs));
 }
 
 /*
@@ -519,7 +514,7 @@ int fsrun_sandbox_enter(const struct fsrun_sandbox *sb)
 	if (r == 0)
 		r = build_dev(rootfd);
 	if (r == 0)
-		r = build_proc(rootfd, sb->rootless);
+		r = build_proc(rootfd);
 	if (r == 0)
 		r = build_sys(rootfd);
 	if (r == 0)
